@@ -1,0 +1,1 @@
+"""Application code shipped to Lambda, one module or package per capability."""

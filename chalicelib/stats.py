@@ -1,0 +1,205 @@
+"""Descriptive statistics over a sample of numbers (scipy.stats.describe).
+
+Input arrives as query strings or a JSON body; both are validated here so that
+every rejection names the offending value and its position.  numpy and scipy
+are imported only when a sample is actually described.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.errors import InvalidInput
+
+# Plain decimal notation only: float() would also take "nan", "inf", "1_000"
+# and surrounding blanks, none of which a caller means as a sample value.
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+QUERY_PARAMETERS = frozenset({"numbers", "ddof", "bias"})
+BODY_FIELDS = frozenset({"numbers", "ddof", "bias"})
+
+
+@dataclass(frozen=True)
+class DescribeOptions:
+    ddof: int = 1
+    bias: bool = True
+
+
+def parse_query(params: Mapping[str, Sequence[str]], max_numbers: int
+                ) -> tuple[list[float], DescribeOptions]:
+    """Numbers and options from ``?numbers=..&numbers=..&ddof=..&bias=..``.
+
+    Raises InvalidInput for a missing, malformed or non-finite value, or for
+    more than ``max_numbers`` numbers.
+    """
+    unknown = sorted(set(params) - QUERY_PARAMETERS)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter {unknown[0]!r}; "
+                           f"expected {sorted(QUERY_PARAMETERS)}", parameter=unknown[0])
+    raw_numbers = list(params.get("numbers", ()))
+    if not raw_numbers:
+        raise InvalidInput("give at least one number: ?numbers=5&numbers=6",
+                           parameter="numbers")
+    _check_count(len(raw_numbers), max_numbers)
+    numbers = [_parse_decimal(text, index) for index, text in enumerate(raw_numbers)]
+    options = DescribeOptions(
+        ddof=_parse_ddof(_single(params, "ddof", "1")),
+        bias=_parse_bias_text(_single(params, "bias", "true")),
+    )
+    return numbers, options
+
+
+def parse_body(payload: Any, max_numbers: int) -> tuple[Any, DescribeOptions]:
+    """Numbers (as a float64 array) and options from a decoded JSON body.
+
+    Raises InvalidInput for anything but ``{"numbers": [finite numbers...]}``
+    plus optional ``ddof`` and ``bias``, or more than ``max_numbers`` numbers.
+    """
+    if not isinstance(payload, dict):
+        raise InvalidInput("the body must be a JSON object like {\"numbers\": [1, 2]}")
+    unknown = sorted(set(payload) - BODY_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}; expected {sorted(BODY_FIELDS)}",
+                           field=unknown[0])
+    if "numbers" not in payload:
+        raise InvalidInput("the body has no \"numbers\" field", field="numbers")
+    numbers = payload["numbers"]
+    if not isinstance(numbers, list):
+        raise InvalidInput("\"numbers\" must be a list of numbers", field="numbers")
+    if not numbers:
+        raise InvalidInput("\"numbers\" is empty; give at least one number",
+                           field="numbers")
+    _check_count(len(numbers), max_numbers)
+    ddof = payload.get("ddof", 1)
+    if isinstance(ddof, bool) or not isinstance(ddof, int):
+        raise InvalidInput("\"ddof\" must be a non-negative integer", field="ddof",
+                           value=ddof)
+    bias = payload.get("bias", True)
+    if not isinstance(bias, bool):
+        raise InvalidInput("\"bias\" must be true or false", field="bias", value=bias)
+    return _to_array(numbers), DescribeOptions(ddof=_parse_ddof(ddof), bias=bias)
+
+
+def describe_sample(numbers: Any, options: DescribeOptions = DescribeOptions()
+                    ) -> dict[str, Any]:
+    """scipy.stats.describe of ``numbers`` as JSON-safe data (NaN/inf -> None)."""
+    import numpy as np
+    from scipy import stats
+
+    with np.errstate(all="ignore"):
+        import warnings
+        with warnings.catch_warnings():
+            # One number gives a NaN variance; scipy warns, we answer null.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = stats.describe(np.asarray(numbers, dtype=np.float64),
+                                    ddof=options.ddof, bias=options.bias)
+    return {
+        "nobs": int(result.nobs),
+        "minmax": [_finite_or_none(result.minmax[0]), _finite_or_none(result.minmax[1])],
+        "mean": _finite_or_none(result.mean),
+        "variance": _finite_or_none(result.variance),
+        "skewness": _finite_or_none(result.skewness),
+        "kurtosis": _finite_or_none(result.kurtosis),
+    }
+
+
+def _finite_or_none(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _check_count(count: int, max_numbers: int) -> None:
+    if count > max_numbers:
+        raise InvalidInput(f"too many numbers: {count}, at most {max_numbers}",
+                              count=count, limit=max_numbers)
+
+
+def _parse_decimal(text: str, index: int) -> float:
+    if not _DECIMAL.match(text):
+        what = "an empty string" if text == "" else repr(text)
+        raise InvalidInput(f"numbers[{index}] is {what}, not a finite decimal number",
+                           position=index, value=text)
+    number = float(text)
+    if not math.isfinite(number):
+        raise InvalidInput(f"numbers[{index}] = {text!r} overflows a 64-bit float",
+                           position=index, value=text)
+    return number
+
+
+def _to_array(numbers: list[Any]) -> Any:
+    import numpy as np
+
+    # The fast path: one C-level pass over the element types, then one
+    # conversion.  The slow path only runs to name the offending element.
+    if set(map(type, numbers)) <= {int, float}:
+        try:
+            array = np.asarray(numbers, dtype=np.float64)
+        except OverflowError:
+            array = None
+        if array is not None and np.isfinite(array).all():
+            return array
+    for index, value in enumerate(numbers):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput(
+                f"numbers[{index}] is {_json_kind(value)}, not a number",
+                position=index, value=None if isinstance(value, (list, dict)) else value)
+        if not _is_finite_float(value):
+            raise InvalidInput(f"numbers[{index}] is not a finite 64-bit float",
+                               position=index)
+    raise InvalidInput("numbers could not be converted to 64-bit floats")
+
+
+def _is_finite_float(value: int | float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, list):
+        return "a nested list"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return type(value).__name__
+
+
+def _single(params: Mapping[str, Sequence[str]], name: str, default: str) -> str:
+    values = list(params.get(name, ()))
+    if len(values) > 1:
+        raise InvalidInput(f"{name} is given {len(values)} times; give it once",
+                           parameter=name)
+    return values[0] if values else default
+
+
+def _parse_ddof(value: Any) -> int:
+    if isinstance(value, str):
+        if not value.isdigit():
+            raise InvalidInput(f"ddof must be a non-negative integer, got {value!r}",
+                               parameter="ddof", value=value)
+        value = int(value)
+    if value < 0 or value > 1_000_000_000:
+        raise InvalidInput(f"ddof must be a non-negative integer, got {value}",
+                           parameter="ddof", value=value)
+    return value
+
+
+def _parse_bias_text(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise InvalidInput(f"bias must be true or false, got {text!r}", parameter="bias",
+                       value=text)

@@ -1,0 +1,47 @@
+"""Fixtures shared by every layer: the emulator and the stage as tests see it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION, Emulator
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """One moto server on a free loopback port for the whole session."""
+    os.environ.update(LOCAL_CREDENTIALS)
+    os.environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
+    with Emulator() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stage_environment(emulator: Emulator) -> dict[str, str]:
+    """The dev stage's environment pointed at this session's emulator."""
+    from stack.run import local_environment, provision_local, stage_config
+
+    environment = stage_config("dev", local_environment(emulator.endpoint_url)
+                               ).environment_variables
+    provision_local(environment)
+    return environment
+
+
+@pytest.fixture(scope="session")
+def project_dir(tmp_path_factory: pytest.TempPathFactory,
+                stage_environment: dict[str, str]) -> Path:
+    """A copy of the project's Chalice config whose dev stage uses the emulator."""
+    root = tmp_path_factory.mktemp("project")
+    (root / ".chalice").mkdir()
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    config["stages"]["dev"]["environment_variables"].update(
+        {name: stage_environment[name] for name in ("AWS_ENDPOINT_URL",)})
+    (root / ".chalice" / "config.json").write_text(json.dumps(config))
+    return root
