@@ -1,0 +1,1 @@
+"""Image prediction: ONNX classification and object detection."""

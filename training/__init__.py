@@ -1,0 +1,1 @@
+"""Scripts that train the default models (dev-only, never packaged)."""
