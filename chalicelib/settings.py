@@ -14,11 +14,17 @@ from dataclasses import dataclass
 
 from chalicelib.errors import ConfigurationError
 
+# The models shipped in the package (see training/): paths relative to the project root.
+DEFAULT_CLASSIFIER_MODEL = "chalicelib/prediction/default_models/digits-classifier.json"
+DEFAULT_DETECTOR_MODEL = "chalicelib/prediction/default_models/shapes-detector.json"
+
 
 @dataclass(frozen=True)
 class Settings:
     stage: str
     stats_max_numbers: int
+    classifier_model: str = DEFAULT_CLASSIFIER_MODEL
+    detector_model: str = DEFAULT_DETECTOR_MODEL
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -28,6 +34,8 @@ class Settings:
             stage=reader.text("APP_STAGE", default="dev"),
             stats_max_numbers=reader.integer("STATS_MAX_NUMBERS", default=1_000_000,
                                              minimum=1),
+            classifier_model=reader.text("CLASSIFIER_MODEL", default=DEFAULT_CLASSIFIER_MODEL),
+            detector_model=reader.text("DETECTOR_MODEL", default=DEFAULT_DETECTOR_MODEL),
         )
 
 

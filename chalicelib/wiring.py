@@ -8,8 +8,12 @@ so that a cold start pays only for what the first request needs.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from chalicelib.prediction.models import ImageClassifier, ObjectDetector
 
 
 @functools.cache
@@ -18,7 +22,31 @@ def get_settings() -> Settings:
     return load_settings()
 
 
+@functools.cache
+def get_s3_client() -> Any:
+    """The S3 client (built on first use; AWS_ENDPOINT_URL points it at the emulator)."""
+    import boto3
+
+    return boto3.client("s3")
+
+
+@functools.cache
+def get_classifier() -> ImageClassifier:
+    """The stage's image classifier (CLASSIFIER_MODEL); raises ModelConfigError."""
+    from chalicelib.prediction.models import load_classifier
+
+    return load_classifier(get_settings().classifier_model, get_s3_client)
+
+
+@functools.cache
+def get_detector() -> ObjectDetector:
+    """The stage's object detector (DETECTOR_MODEL); raises ModelConfigError."""
+    from chalicelib.prediction.models import load_detector
+
+    return load_detector(get_settings().detector_model, get_s3_client)
+
+
 def reset() -> None:
     """Forget every cached component (tests and the local stack use this)."""
-    for accessor in (get_settings,):
+    for accessor in (get_settings, get_s3_client, get_classifier, get_detector):
         accessor.cache_clear()
