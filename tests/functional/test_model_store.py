@@ -1,0 +1,113 @@
+"""Models kept in S3: downloaded once per container into the temporary directory."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+
+import boto3
+import pytest
+from PIL import Image
+
+from chalicelib import wiring
+from chalicelib.prediction import models
+from chalicelib.prediction.models import ModelConfigError, load_classifier, load_detector
+from training import digits
+
+MODELS_DIR = models.PROJECT_ROOT / "chalicelib" / "prediction" / "default_models"
+
+
+@pytest.fixture
+def s3(emulator):
+    return boto3.client("s3", endpoint_url=emulator.endpoint_url)
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"models-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(autouse=True)
+def container_tmp(tmp_path, monkeypatch):
+    """A fresh /tmp, as a new Lambda container has."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def upload(s3, bucket, prefix, stem):
+    for suffix in (".json", ".onnx"):
+        s3.upload_file(str(MODELS_DIR / f"{stem}{suffix}"), bucket, f"{prefix}{stem}{suffix}")
+
+
+def a_digit():
+    _, _, held_out, labels = digits.load_split()
+    return digits.to_image(held_out[0]), str(labels[0])
+
+
+def test_classifier_from_s3_is_downloaded_once_and_reused(s3, bucket, container_tmp):
+    upload(s3, bucket, "models/v1/", "digits-classifier")
+    uri = f"s3://{bucket}/models/v1/digits-classifier.json"
+    image, label = a_digit()
+
+    first = load_classifier(uri, lambda: s3)
+    assert first.classify([image], top_k=1)[0][0]["label"] == label
+    assert (container_tmp / "models" / bucket / "models/v1/digits-classifier.onnx").is_file()
+
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "models/v1/digits-classifier.json"}, {"Key": "models/v1/digits-classifier.onnx"}]})
+    again = load_classifier(uri, lambda: s3)
+    assert again.classify([image], top_k=1)[0][0]["label"] == label
+
+
+def test_detector_from_s3_at_the_bucket_root(s3, bucket):
+    upload(s3, bucket, "", "shapes-detector")
+
+    detector = load_detector(f"s3://{bucket}/shapes-detector.json", lambda: s3)
+
+    assert detector.detect([Image.new("RGB", (64, 64), (20, 20, 20))], threshold=0.5) == [[]]
+
+
+def test_missing_s3_objects_are_named(s3, bucket):
+    with pytest.raises(ModelConfigError, match=f"s3://{bucket}/nothing.json: it does not exist"):
+        load_classifier(f"s3://{bucket}/nothing.json", lambda: s3)
+
+    s3.put_object(Bucket=bucket, Key="orphan.json",
+                  Body=(MODELS_DIR / "digits-classifier.json").read_bytes())
+    with pytest.raises(ModelConfigError,
+                       match=f"s3://{bucket}/digits-classifier.onnx: it does not exist"):
+        load_classifier(f"s3://{bucket}/orphan.json", lambda: s3)
+
+
+def test_missing_bucket_is_named(s3):
+    with pytest.raises(ModelConfigError, match="cannot fetch the model file s3://no-such-"):
+        load_classifier(f"s3://no-such-{uuid.uuid4().hex[:8]}/m.json", lambda: s3)
+
+
+def test_stage_setting_selects_an_s3_model_through_wiring(s3, bucket, emulator, monkeypatch):
+    upload(s3, bucket, "stage/", "digits-classifier")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    monkeypatch.setenv("CLASSIFIER_MODEL", f"s3://{bucket}/stage/digits-classifier.json")
+    wiring.reset()
+    image, label = a_digit()
+    try:
+        classifier = wiring.get_classifier()
+        assert wiring.get_classifier() is classifier
+        assert classifier.source == f"s3://{bucket}/stage/digits-classifier.json"
+        assert classifier.classify([image], top_k=1)[0][0]["label"] == label
+    finally:
+        wiring.reset()
+
+
+def test_stage_defaults_load_the_shipped_models_through_wiring(monkeypatch):
+    monkeypatch.delenv("CLASSIFIER_MODEL", raising=False)
+    monkeypatch.delenv("DETECTOR_MODEL", raising=False)
+    wiring.reset()
+    image, label = a_digit()
+    try:
+        assert wiring.get_classifier().classify([image], top_k=1)[0][0]["label"] == label
+        assert wiring.get_detector().manifest.labels == ("circle", "square", "triangle")
+        assert wiring.get_detector() is wiring.get_detector()
+    finally:
+        wiring.reset()
