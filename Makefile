@@ -31,7 +31,7 @@ unit functional e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/$@ $(PYTEST_ARGS)
 
 # Retrain the default models shipped in chalicelib/prediction/default_models
-# (deterministic; about 7 minutes on 2 cores).  Never part of `make test`.
+# (deterministic; about 3 minutes on 2 cores).  Never part of `make test`.
 models: $(STAMP)
 	$(BIN)/python -m training.train_classifier
 	$(BIN)/python -m training.train_detector

@@ -15,9 +15,11 @@ are measured through the application's own loader with pycocotools' mAP@0.5.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 from onnx import helper
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from training import shapes
@@ -26,14 +28,14 @@ from training.export import build_model, constant, float_input, write_model
 
 STEM = "shapes-detector"
 TRAIN_SEED, HELD_OUT_SEED, FIT_SEED = 1, 2, 3
-TRAIN_SCENES, HELD_OUT_SCENES = 5000, 500
+TRAIN_SCENES, HELD_OUT_SCENES = 8000, 500
 SIZE = shapes.SCENE_SIZE
 CELL = 8                       # input pixels per grid cell
 GRID = SIZE // CELL            # 8 x 8 anchors
 POOL = 2                       # the window is seen at half resolution
 WINDOW = 16                    # pooled pixels: 32 input pixels around the cell
 PAD = (WINDOW - CELL // POOL) // 2
-NEGATIVES_KEPT = 0.3           # background cells far outnumber shapes
+NEGATIVES_KEPT = 0.1           # background cells far outnumber shapes
 BOX_SCALE = np.array([CELL, CELL, SIZE, SIZE], dtype=np.float64)
 
 
@@ -75,7 +77,7 @@ def train(scenes: list[shapes.Scene]) -> tuple[MLPClassifier, MLPRegressor]:
     classes, offsets = targets(scenes)
     rng = np.random.default_rng(FIT_SEED)
     kept = (classes > 0) | (rng.random(len(classes)) < NEGATIVES_KEPT)
-    classifier = MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-4, max_iter=40,
+    classifier = MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-4, max_iter=100,
                                batch_size=256, random_state=FIT_SEED)
     classifier.fit(features[kept], classes[kept])
     positive = classes > 0
@@ -171,6 +173,8 @@ MANIFEST = {
 def main() -> int:
     from chalicelib.prediction.models import load_detector
 
+    # The iteration budget is deliberate (held-out mAP is what counts), not a failure.
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     classifier, regressor = train(shapes.make_scenes(TRAIN_SCENES, TRAIN_SEED))
     manifest_path = write_model(export(classifier, regressor), MANIFEST, STEM)
     detector = load_detector(str(manifest_path))
