@@ -155,7 +155,7 @@ class _OnnxModel:
     def __init__(self, manifest: Manifest, session: Any, source: str) -> None:
         self.manifest = manifest
         self.source = source
-        self._session = session
+        self.session = session
         inputs = session.get_inputs()
         names = [item.name for item in inputs]
         if manifest.input is None and len(inputs) != 1:
@@ -217,9 +217,9 @@ class _OnnxModel:
 
         tensors, placements = zip(*(self._tensor(image) for image in images), strict=True)
         if self.batched:
-            outputs = self._session.run(names, {self.input_name: np.stack(tensors)})
+            outputs = self.session.run(names, {self.input_name: np.stack(tensors)})
         else:
-            runs = [self._session.run(names, {self.input_name: tensor[np.newaxis]})
+            runs = [self.session.run(names, {self.input_name: tensor[np.newaxis]})
                     for tensor in tensors]
             outputs = [np.concatenate(parts) for parts in zip(*runs, strict=True)]
         return outputs, list(placements)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ from PIL import Image
 
 from chalicelib.errors import InvalidInput
 from chalicelib.prediction.models import (
+    PROJECT_ROOT,
     ImageClassifier,
     ModelConfigError,
     ObjectDetector,
@@ -384,3 +388,25 @@ def test_yolov8_output_must_fit_the_labels(tmp_path):
 def test_unusable_model_locations_are_named(uri, fragment):
     with pytest.raises(ModelConfigError, match=fragment):
         load_classifier(uri)
+
+
+RESTRICTED_CPUS = """
+import json, os
+os.sched_setaffinity(0, {0})
+from chalicelib.prediction.models import load_classifier
+from chalicelib.settings import DEFAULT_CLASSIFIER_MODEL
+from PIL import Image
+classifier = load_classifier(DEFAULT_CLASSIFIER_MODEL)
+options = classifier.session.get_session_options()
+found = classifier.classify([Image.new("RGB", (8, 8))] * 3, top_k=1)
+print(json.dumps({"intra": options.intra_op_num_threads, "inter": options.inter_op_num_threads,
+                  "answers": len(found)}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux CPU affinity only")
+def test_sessions_run_on_a_restricted_cpu_set_with_one_thread_per_usable_cpu():
+    result = subprocess.run([sys.executable, "-c", RESTRICTED_CPUS], capture_output=True,
+                            text=True, check=True, cwd=str(PROJECT_ROOT))
+
+    assert json.loads(result.stdout) == {"intra": 1, "inter": 1, "answers": 3}
