@@ -31,7 +31,10 @@ class Placement:
 def fit_image(image: Image.Image, size: tuple[int, int], mode: str, interpolation: str,
               pad_value: int = 114, crop_fraction: float = 0.875
               ) -> tuple[Image.Image, Placement]:
-    """``image`` resized into ``size`` (width, height) by ``mode``, and its placement."""
+    """``image`` resized into ``size`` (width, height) by ``mode``, and its placement.
+
+    Raises ValueError for an unknown mode (manifests are validated before this).
+    """
     from PIL import Image
 
     resample = getattr(Image.Resampling, interpolation.upper())

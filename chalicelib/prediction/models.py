@@ -15,6 +15,7 @@ import json
 import math
 import os
 import tempfile
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -153,6 +154,7 @@ class _OnnxModel:
     """A manifest and its ONNX Runtime session: feeding images, running batches."""
 
     def __init__(self, manifest: Manifest, session: Any, source: str) -> None:
+        """Check the manifest against the session's inputs; raises ModelConfigError."""
         self.manifest = manifest
         self.source = source
         self.session = session
@@ -436,7 +438,7 @@ def _download(uri: str, get_s3_client: S3ClientFactory | None) -> Path:
     from botocore.exceptions import ClientError
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
     try:
         get_s3_client().download_file(bucket, key, str(partial))
     except ClientError as error:
