@@ -1,8 +1,13 @@
 """The routing table: each view parses the request, calls chalicelib, returns."""
 
+from chalice import Response
+
 from chalicelib import stats
+from chalicelib.resources import crud
+from chalicelib.resources.contract import Stored
+from chalicelib.resources.query import format_etag
 from chalicelib.web import Api, json_body
-from chalicelib.wiring import get_settings
+from chalicelib.wiring import get_resource_stores, get_settings
 
 app = Api(app_name="chalice-reference-api")
 
@@ -26,3 +31,50 @@ def describe_body() -> dict:
     payload = json_body(app.current_request.raw_body)
     numbers, options = stats.parse_body(payload, get_settings().stats_max_numbers)
     return stats.describe_sample(numbers, options)
+
+
+_JSON_BODY_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+
+
+@app.route("/api/{resource}", methods=["GET"])
+def list_items(resource: str) -> dict:
+    return crud.list_items(get_resource_stores(), resource, _query_params())
+
+
+@app.route("/api/{resource}", methods=["POST"], content_types=_JSON_BODY_TYPES)
+def create_item(resource: str) -> Response:
+    payload = json_body(app.current_request.raw_body)
+    stored = crud.create_item(get_resource_stores(), resource, payload, _query_params())
+    return _item_response(stored, status_code=201)
+
+
+@app.route("/api/{resource}/{item_id}", methods=["GET"])
+def read_item(resource: str, item_id: str) -> Response:
+    stored = crud.read_item(get_resource_stores(), resource, item_id, _query_params())
+    return _item_response(stored)
+
+
+@app.route("/api/{resource}/{item_id}", methods=["PUT"], content_types=_JSON_BODY_TYPES)
+def update_item(resource: str, item_id: str) -> Response:
+    request = app.current_request
+    stored = crud.update_item(get_resource_stores(), resource, item_id,
+                              json_body(request.raw_body), request.headers.get("if-match"),
+                              _query_params())
+    return _item_response(stored)
+
+
+@app.route("/api/{resource}/{item_id}", methods=["DELETE"])
+def delete_item(resource: str, item_id: str) -> Response:
+    crud.delete_item(get_resource_stores(), resource, item_id,
+                     app.current_request.headers.get("if-match"), _query_params())
+    return Response(body="", status_code=204)
+
+
+def _query_params() -> dict[str, list[str]]:
+    params = app.current_request.query_params
+    return {name: params.getlist(name) for name in params} if params else {}
+
+
+def _item_response(stored: Stored, status_code: int = 200) -> Response:
+    headers = {} if stored.version is None else {"ETag": format_etag(stored.version)}
+    return Response(body=stored.item, status_code=status_code, headers=headers)
