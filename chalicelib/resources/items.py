@@ -99,9 +99,9 @@ def to_decimal(number: int | float) -> Decimal:
 
 def from_decimal(number: Decimal) -> int | float:
     """The JSON number for a stored decimal: integers stay integers, 1.5 -> 1.5."""
-    if number.as_tuple().exponent >= 0:  # type: ignore[operator]
-        return int(number)
-    return float(number)
+    # JSON integers are stored in plain digits ("50"); floats as their repr,
+    # which has a point or an exponent ("50.0", "9.9e+125").
+    return int(number) if number.as_tuple().exponent == 0 else float(number)
 
 
 def is_storable_number(number: Decimal) -> bool:
@@ -110,9 +110,14 @@ def is_storable_number(number: Decimal) -> bool:
         return False
     if number.is_zero():
         return True
-    normal = number.normalize()
-    return (len(normal.as_tuple().digits) <= MAX_DIGITS
-            and MIN_EXPONENT <= normal.adjusted() <= MAX_EXPONENT)
+    return (significant_digits(number) <= MAX_DIGITS
+            and MIN_EXPONENT <= number.adjusted() <= MAX_EXPONENT)
+
+
+def significant_digits(number: Decimal) -> int:
+    """How many digits ``number`` has without leading and trailing zeros."""
+    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
+    return max(len(digits), 1)
 
 
 def item_size(item: dict[str, Any]) -> int:
@@ -126,8 +131,7 @@ def _value_size(value: Any) -> int:
     if value is None or isinstance(value, bool):
         return 1
     if isinstance(value, (int, float)):
-        digits = len(to_decimal(value).normalize().as_tuple().digits)
-        return (digits + 1) // 2 + 1
+        return (significant_digits(to_decimal(value)) + 1) // 2 + 1
     if isinstance(value, list):
         return 3 + sum(1 + _value_size(element) for element in value)
     return 3 + sum(1 + len(name.encode("utf-8")) + _value_size(element)

@@ -15,7 +15,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 
 from chalicelib.errors import InvalidInput
 from chalicelib.resources.contract import DEFAULT_LIMIT, MAX_LIMIT, Filter, ListQuery
@@ -82,7 +82,7 @@ def filter_values(text: str) -> tuple[str | Decimal | bool, ...]:
     if _DECIMAL.match(text):
         try:
             number = Decimal(text)
-        except InvalidOperation:  # an exponent too large even for Decimal
+        except DecimalException:  # an exponent too large even for Decimal
             number = None
         # A number DynamoDB cannot hold cannot equal a stored one.
         if number is not None and is_storable_number(number):
