@@ -12,6 +12,7 @@ from typing import Any
 from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION, Emulator
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+LISTEN_BACKLOG = 128
 
 
 def local_environment(endpoint_url: str) -> dict[str, str]:
@@ -77,6 +78,9 @@ def serve(host: str, port: int, aws_port: int, stage: str) -> int:
         app = config.chalice_app
         validate_routes(app.routes)
         server = create_local_server(app, config, host, port)
+        # socketserver listens with a backlog of 5: a burst of concurrent
+        # clients (a browser, a load test) would see connection resets.
+        server.server.socket.listen(LISTEN_BACKLOG)
         _print_banner(host, port, emulator.endpoint_url, environment, stage)
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
