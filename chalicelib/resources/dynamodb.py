@@ -13,6 +13,7 @@ import base64
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.resources.contract import Filter, Item, ListQuery, Page, Stored, new_version
@@ -47,7 +48,6 @@ class DynamoStore:
     """A ResourceStore on one table; takes a built boto3 DynamoDB client."""
 
     def __init__(self, client: Any, table: str) -> None:
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         self._client = client
         self._table = table
@@ -261,7 +261,7 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         # String and number sets can only come from other writers: JSON has lists.
         return sorted((_to_json(element) for element in value), key=str)
-    if hasattr(value, "value") and isinstance(value.value, bytes):  # boto3 Binary
+    if isinstance(value, Binary):  # likewise: JSON has no bytes
         return base64.b64encode(value.value).decode("ascii")
     return value
 

@@ -21,6 +21,8 @@ MAX_NAME_BYTES = 255
 MAX_DEPTH = 32  # DynamoDB nests lists and maps at most 32 levels deep
 MAX_ITEM_BYTES = 400 * 1024
 MAX_DIGITS = 38
+# DynamoDB expressions are at most 4 KB; an update names each attribute once.
+MAX_UPDATE_ATTRIBUTES = 100
 MIN_EXPONENT, MAX_EXPONENT = -130, 125
 
 # Ids travel in URL paths.  Only characters that need no percent-encoding are
@@ -74,6 +76,9 @@ def validate_changes(payload: Any, item_id: str) -> dict[str, Any]:
     changes = {name: value for name, value in payload.items() if name != ID_ATTRIBUTE}
     if not changes:
         raise InvalidInput("the update is empty; send at least one attribute to set")
+    if len(changes) > MAX_UPDATE_ATTRIBUTES:
+        raise InvalidInput(f"the update sets {len(changes)} attributes; at most "
+                           f"{MAX_UPDATE_ATTRIBUTES} at a time")
     _check_attributes(changes)
     return changes
 

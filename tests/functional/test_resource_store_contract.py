@@ -142,6 +142,12 @@ def test_numbers_round_trip_exactly_including_nested_ones(store):
     assert updated["value"] == 2.75 and updated["nested"] == {"deep": [0.5]}
 
 
+def test_an_update_may_set_a_hundred_attributes(store):
+    store.create_item({"id": "wide"})
+    changes = {f"attribute number {index}": index for index in range(100)}
+    assert store.update_item("wide", changes).item == {"id": "wide", **changes}
+
+
 def test_other_json_values_round_trip(store):
     item = {"id": "j", "empty": "", "none": None, "yes": True, "no": False, "list": [],
             "object": {}, "text": "naïve ☃", "mixed": [1, "a", None, [True]]}
@@ -251,3 +257,14 @@ def test_concurrent_creates_of_one_id_succeed_once(store):
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["created"] + ["exists"] * 19
+
+
+@pytest.mark.parametrize("implementation", [MemoryStore, DynamoStore])
+def test_implementations_have_the_protocols_signatures(implementation):
+    import inspect
+
+    from chalicelib.resources.contract import ResourceStore
+
+    for name in ("list_items", "get_item", "create_item", "update_item", "delete_item"):
+        assert inspect.signature(getattr(implementation, name)) == \
+            inspect.signature(getattr(ResourceStore, name)), name

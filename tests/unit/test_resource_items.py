@@ -115,3 +115,8 @@ def test_item_size_follows_dynamodb_rules():
     # list: 3 bytes + 1 per element + elements
     assert item_size({"l": ["ab", None]}) == 1 + 3 + (1 + 2) + (1 + 1)
     assert item_size({"s": "é"}) == 1 + 2
+
+
+def test_an_update_sets_at_most_a_hundred_attributes():
+    with pytest.raises(InvalidInput, match="sets 101 attributes; at most 100"):
+        validate_changes({f"a{index}": index for index in range(101)}, "x")
