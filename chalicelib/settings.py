@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import ConfigurationError
+from chalicelib.errors import ConfigurationError, InvalidInput
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,6 @@ def _resource_config(name: str, entry: Any) -> ResourceConfig:
 
 
 def _seed_items(where: str, items: Any) -> tuple[dict[str, Any], ...]:
-    from chalicelib.errors import InvalidInput
     from chalicelib.resources.items import validate_new_item
 
     if not isinstance(items, list):
