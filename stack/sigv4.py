@@ -125,6 +125,7 @@ class _Authorization:
     terminator: str
     signed_headers: tuple[str, ...]
     signature: str
+    timestamp: datetime
 
 
 def verify_request(request: ReceivedRequest, caller: LocalCaller,
@@ -138,19 +139,18 @@ def verify_request(request: ReceivedRequest, caller: LocalCaller,
     if header is None:
         raise Rejected(MISSING_TOKEN, "Missing Authentication Token")
     authorization = _parse_authorization(header, request.headers)
-    timestamp = _request_timestamp(request.headers)
     if authorization.region != caller.region:
         raise Rejected(INVALID_SIGNATURE, "Credential should be scoped to a valid region, "
                                           f"not '{authorization.region}'. ")
     if authorization.service != SERVICE:
         raise Rejected(INVALID_SIGNATURE,
                        f"Credential should be scoped to correct service: '{SERVICE}'. ")
-    _check_skew(timestamp, now or datetime.now(UTC))
+    _check_skew(authorization.timestamp, now or datetime.now(UTC))
     token = request.headers.get("x-amz-security-token")
     if authorization.access_key_id != caller.access_key_id or not _same_token(
             token, caller.session_token):
         raise Rejected(UNRECOGNIZED_CLIENT, _INVALID_TOKEN)
-    _check_signature(request, authorization, timestamp, caller)
+    _check_signature(request, authorization, caller)
     return caller.identity()
 
 
@@ -170,10 +170,11 @@ def _parse_authorization(header: str, headers: Mapping[str, str]) -> _Authorizat
             pairs[name.strip()] = value.strip()
     missing = [f"Authorization header requires '{name}' parameter."
                for name in ("Credential", "Signature", "SignedHeaders") if not pairs.get(name)]
-    if _request_timestamp_text(headers) is None:
+    timestamp = _request_timestamp(headers)
+    if timestamp is None:
         missing.append("Authorization header requires existence of either a 'X-Amz-Date' "
                        "or a 'Date' header.")
-    if missing:
+    if missing or timestamp is None:
         raise Rejected(INCOMPLETE_SIGNATURE, " ".join([*missing, f"Authorization={header}"]))
     credential = pairs["Credential"].split("/")
     if len(credential) != 5:
@@ -183,31 +184,28 @@ def _parse_authorization(header: str, headers: Mapping[str, str]) -> _Authorizat
     key, date, region, service, terminator = credential
     return _Authorization(key, date, region, service, terminator,
                           tuple(pairs["SignedHeaders"].lower().split(";")),
-                          pairs["Signature"])
+                          pairs["Signature"], timestamp)
 
 
-def _request_timestamp_text(headers: Mapping[str, str]) -> str | None:
+def _request_timestamp(headers: Mapping[str, str]) -> datetime | None:
+    """X-Amz-Date, else the Date header, in UTC; None when neither parses."""
     amz_date = headers.get("x-amz-date")
     if amz_date:
         try:
-            datetime.strptime(amz_date, AMZ_DATE_FORMAT)
+            return datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
         except ValueError:
             return None
-        return amz_date
     date = headers.get("date")
     if date:
         try:
             parsed = parsedate_to_datetime(date)
         except (TypeError, ValueError):
             return None
-        return parsed.astimezone(UTC).strftime(AMZ_DATE_FORMAT)
+        # "-0000" (what botocore sends) parses to a naive datetime that means UTC.
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
     return None
-
-
-def _request_timestamp(headers: Mapping[str, str]) -> datetime:
-    text = _request_timestamp_text(headers)
-    assert text is not None  # _parse_authorization rejected requests without one
-    return datetime.strptime(text, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
 
 
 def _check_skew(timestamp: datetime, now: datetime) -> None:
@@ -229,7 +227,8 @@ def _same_token(given: str | None, expected: str | None) -> bool:
 
 
 def _check_signature(request: ReceivedRequest, authorization: _Authorization,
-                     timestamp: datetime, caller: LocalCaller) -> None:
+                     caller: LocalCaller) -> None:
+    timestamp = authorization.timestamp
     path, _, query = request.path.partition("?")
     declared = {name: request.headers.get(name, "") for name in authorization.signed_headers}
     # botocore takes a signed x-amz-content-sha256 as the payload hash; it
