@@ -1,10 +1,16 @@
 """The routing table: each view parses the request, calls chalicelib, returns."""
 
+from chalice import IAMAuthorizer
+
 from chalicelib import stats
+from chalicelib.caller import describe_caller
 from chalicelib.web import Api, json_body
 from chalicelib.wiring import get_settings
 
 app = Api(app_name="chalice-reference-api")
+# API Gateway checks the caller's SigV4 signature before Lambda runs (the
+# local stack does the same); the views only see authenticated requests.
+iam_authorizer = IAMAuthorizer()
 
 
 @app.route("/health", methods=["GET"])
@@ -26,3 +32,18 @@ def describe_body() -> dict:
     payload = json_body(app.current_request.raw_body)
     numbers, options = stats.parse_body(payload, get_settings().stats_max_numbers)
     return stats.describe_sample(numbers, options)
+
+
+@app.route("/hello", methods=["GET"], authorizer=iam_authorizer)
+def hello() -> dict:
+    return {"message": "Hello, World"}
+
+
+@app.route("/goodbye", methods=["GET"], authorizer=iam_authorizer)
+def goodbye() -> dict:
+    return {"message": "Goodbye, World"}
+
+
+@app.route("/whoami", methods=["GET"], authorizer=iam_authorizer)
+def whoami() -> dict:
+    return {"caller": describe_caller(app.current_request.context)}
