@@ -127,8 +127,8 @@ def run_all(quick: bool) -> list[Row]:
     heavy_repeat = 1 if quick else 5
     return [
         cold_ratio("cold_health_vs_bare_chalice", OURS, BARE, "/health", "<= 1.3", rounds),
-        cold_ratio("cold_hello_vs_fastapi", OURS, FASTAPI, "/health", "<= 0.3", rounds),
-        warm_ratio("warm_hello_vs_fastapi", "/health", "<= 0.3", repeat),
+        cold_ratio("cold_hello_vs_fastapi", OURS, FASTAPI, "/hello", "<= 0.3", rounds),
+        warm_ratio("warm_hello_vs_fastapi", "/hello", "<= 0.3", repeat),
         warm_ratio("warm_stats_vs_fastapi",
                    "/stats?" + "&".join(f"numbers={n}" for n in range(1, 101)), "<= 0.5",
                    repeat),
