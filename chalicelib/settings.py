@@ -12,14 +12,12 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.errors import ConfigurationError, InvalidInput
 
 
-@dataclass(frozen=True)
-class ResourceConfig:
+class ResourceConfig(NamedTuple):
     """One entry of RESOURCES: a resource name and where its items live."""
 
     name: str
@@ -28,8 +26,7 @@ class ResourceConfig:
     items: tuple[dict[str, Any], ...] = ()  # memory: the items it starts with
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     stage: str
     stats_max_numbers: int
     resources: tuple[ResourceConfig, ...] = ()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.resources.contract import ResourceStore
 from chalicelib.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from chalicelib.resources.contract import ResourceStore
 
 
 @functools.cache

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
+import os
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 Item = dict[str, Any]
 
@@ -13,16 +12,14 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 
-@dataclass(frozen=True)
-class Stored:
+class Stored(NamedTuple):
     """An item as stored, with the version that changes on every write."""
 
     item: Item
     version: str | None
 
 
-@dataclass(frozen=True)
-class Filter:
+class Filter(NamedTuple):
     """Keep items whose attribute ``name`` equals one of ``accepted``.
 
     ``accepted`` holds a string and possibly a Decimal or a bool: a query
@@ -34,16 +31,14 @@ class Filter:
     accepted: tuple[str | Decimal | bool, ...]
 
 
-@dataclass(frozen=True)
-class ListQuery:
+class ListQuery(NamedTuple):
     limit: int = DEFAULT_LIMIT
     after: str | None = None
     fields: tuple[str, ...] | None = None
-    filters: tuple[Filter, ...] = field(default=())
+    filters: tuple[Filter, ...] = ()
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(NamedTuple):
     """Up to ``limit`` items; ``last_id`` is where the next page starts after
     (None at the end).  A page may be short, even empty, before the end."""
 
@@ -53,7 +48,7 @@ class Page:
 
 def new_version() -> str:
     """A fresh, unguessable version token (an ETag's value)."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class ResourceStore(Protocol):

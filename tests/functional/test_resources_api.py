@@ -217,3 +217,31 @@ def test_malformed_if_match_is_400(client, header):
     response = put(client, "/api/mocks/000-1", {"a": 1}, {"If-Match": header})
     assert response.status_code == 400
     assert "If-Match" in response.json_body["message"]
+
+
+COLD_PROBE = """
+import json, sys
+event = json.load(sys.stdin)
+import app
+response = app.app(event, None)
+loaded = sorted(name for name in sys.modules if name.startswith("chalicelib.resources."))
+print(json.dumps({"status": response["statusCode"], "loaded": loaded}))
+"""
+
+
+def test_a_cold_start_serving_health_does_not_load_the_resources_code(project_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from app import app
+    from tests.support.events import api_event
+
+    config = json.loads((project_dir / ".chalice" / "config.json").read_text())
+    environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[2]),
+                   "RESOURCES": config["stages"]["prod"]["environment_variables"]
+                   ["RESOURCES"]}
+    result = subprocess.run([sys.executable, "-c", COLD_PROBE], env=environment,
+                            input=json.dumps(api_event(app, "GET", "/health")),
+                            capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == {"status": 200, "loaded": []}
