@@ -48,7 +48,6 @@ class DynamoStore:
     """A ResourceStore on one table; takes a built boto3 DynamoDB client."""
 
     def __init__(self, client: Any, table: str) -> None:
-
         self._client = client
         self._table = table
         self._serializer = TypeSerializer()
