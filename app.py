@@ -1,10 +1,21 @@
 """The routing table: each view parses the request, calls chalicelib, returns."""
 
+from typing import TYPE_CHECKING
+
+from chalice import IAMAuthorizer, Response
+
 from chalicelib import stats
+from chalicelib.caller import describe_caller
 from chalicelib.web import Api, json_body
-from chalicelib.wiring import get_settings
+from chalicelib.wiring import get_resource_stores, get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.resources.contract import Stored
 
 app = Api(app_name="chalice-reference-api")
+# API Gateway checks the caller's SigV4 signature before Lambda runs (the
+# local stack does the same); the views only see authenticated requests.
+iam_authorizer = IAMAuthorizer()
 
 
 @app.route("/health", methods=["GET"])
@@ -26,3 +37,79 @@ def describe_body() -> dict:
     payload = json_body(app.current_request.raw_body)
     numbers, options = stats.parse_body(payload, get_settings().stats_max_numbers)
     return stats.describe_sample(numbers, options)
+
+
+@app.route("/hello", methods=["GET"], authorizer=iam_authorizer)
+def hello() -> dict:
+    return {"message": "Hello, World"}
+
+
+@app.route("/goodbye", methods=["GET"], authorizer=iam_authorizer)
+def goodbye() -> dict:
+    return {"message": "Goodbye, World"}
+
+
+@app.route("/whoami", methods=["GET"], authorizer=iam_authorizer)
+def whoami() -> dict:
+    return {"caller": describe_caller(app.current_request.context)}
+
+
+# The resources views import chalicelib.resources on first use, so that a
+# cold start serving another route does not pay for it.
+_JSON_BODY_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+
+
+@app.route("/api/{resource}", methods=["GET"])
+def list_items(resource: str) -> dict:
+    from chalicelib.resources import crud
+
+    return crud.list_items(get_resource_stores(), resource, _query_params())
+
+
+@app.route("/api/{resource}", methods=["POST"], content_types=_JSON_BODY_TYPES)
+def create_item(resource: str) -> Response:
+    from chalicelib.resources import crud
+
+    payload = json_body(app.current_request.raw_body)
+    stored = crud.create_item(get_resource_stores(), resource, payload, _query_params())
+    return _item_response(stored, status_code=201)
+
+
+@app.route("/api/{resource}/{item_id}", methods=["GET"])
+def read_item(resource: str, item_id: str) -> Response:
+    from chalicelib.resources import crud
+
+    stored = crud.read_item(get_resource_stores(), resource, item_id, _query_params())
+    return _item_response(stored)
+
+
+@app.route("/api/{resource}/{item_id}", methods=["PUT"], content_types=_JSON_BODY_TYPES)
+def update_item(resource: str, item_id: str) -> Response:
+    from chalicelib.resources import crud
+
+    request = app.current_request
+    stored = crud.update_item(get_resource_stores(), resource, item_id,
+                              json_body(request.raw_body), request.headers.get("if-match"),
+                              _query_params())
+    return _item_response(stored)
+
+
+@app.route("/api/{resource}/{item_id}", methods=["DELETE"])
+def delete_item(resource: str, item_id: str) -> Response:
+    from chalicelib.resources import crud
+
+    crud.delete_item(get_resource_stores(), resource, item_id,
+                     app.current_request.headers.get("if-match"), _query_params())
+    return Response(body="", status_code=204)
+
+
+def _query_params() -> dict[str, list[str]]:
+    params = app.current_request.query_params
+    return {name: params.getlist(name) for name in params} if params else {}
+
+
+def _item_response(stored: "Stored", status_code: int = 200) -> Response:
+    from chalicelib.resources.query import format_etag
+
+    headers = {} if stored.version is None else {"ETag": format_etag(stored.version)}
+    return Response(body=stored.item, status_code=status_code, headers=headers)

@@ -8,21 +8,32 @@ failure deep inside a request.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from chalicelib.errors import ConfigurationError
+from chalicelib.errors import ConfigurationError, InvalidInput
 
 # The models shipped in the package (see training/): paths relative to the project root.
 DEFAULT_CLASSIFIER_MODEL = "chalicelib/prediction/default_models/digits-classifier.json"
 DEFAULT_DETECTOR_MODEL = "chalicelib/prediction/default_models/shapes-detector.json"
 
 
-@dataclass(frozen=True)
-class Settings:
+class ResourceConfig(NamedTuple):
+    """One entry of RESOURCES: a resource name and where its items live."""
+
+    name: str
+    backend: str  # "memory" or "dynamodb"
+    table: str | None = None  # dynamodb: the table, hash key "id" (a string)
+    items: tuple[dict[str, Any], ...] = ()  # memory: the items it starts with
+
+
+class Settings(NamedTuple):
     stage: str
     stats_max_numbers: int
+    resources: tuple[ResourceConfig, ...] = ()
     classifier_model: str = DEFAULT_CLASSIFIER_MODEL
     detector_model: str = DEFAULT_DETECTOR_MODEL
 
@@ -34,6 +45,7 @@ class Settings:
             stage=reader.text("APP_STAGE", default="dev"),
             stats_max_numbers=reader.integer("STATS_MAX_NUMBERS", default=1_000_000,
                                              minimum=1),
+            resources=parse_resources(environ.get("RESOURCES")),
             classifier_model=reader.text("CLASSIFIER_MODEL", default=DEFAULT_CLASSIFIER_MODEL),
             detector_model=reader.text("DETECTOR_MODEL", default=DEFAULT_DETECTOR_MODEL),
         )
@@ -42,6 +54,62 @@ class Settings:
 def load_settings() -> Settings:
     """Settings for the current process environment; raises ConfigurationError."""
     return Settings.from_environ(os.environ)
+
+
+_RESOURCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}\Z")
+_RESOURCE_KEYS = {"memory": {"backend", "items"}, "dynamodb": {"backend", "table"}}
+
+
+def parse_resources(raw: str | None) -> tuple[ResourceConfig, ...]:
+    """RESOURCES, a JSON object ``{name: {"backend": ..., ...}}``; raises
+    ConfigurationError naming the variable and the entry."""
+    if raw is None or raw.strip() == "":
+        return ()
+    try:
+        entries = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(
+            f"environment variable RESOURCES is not valid JSON: {error}") from None
+    if not isinstance(entries, dict):
+        raise ConfigurationError("environment variable RESOURCES must be a JSON object "
+                                 "mapping resource names to backends")
+    return tuple(_resource_config(name, entry) for name, entry in entries.items())
+
+
+def _resource_config(name: str, entry: Any) -> ResourceConfig:
+    where = f"environment variable RESOURCES, resource {name!r}"
+    if not _RESOURCE_NAME.match(name):
+        raise ConfigurationError(f"{where}: names use 1-64 letters, digits, - and _")
+    if not isinstance(entry, dict) or entry.get("backend") not in _RESOURCE_KEYS:
+        raise ConfigurationError(
+            f"{where}: give {{\"backend\": \"memory\"}} or "
+            f"{{\"backend\": \"dynamodb\", \"table\": \"...\"}}")
+    unknown = sorted(set(entry) - _RESOURCE_KEYS[entry["backend"]])
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown key {unknown[0]!r} for backend "
+                                 f"{entry['backend']!r}")
+    if entry["backend"] == "dynamodb":
+        table = entry.get("table")
+        if not isinstance(table, str) or not _TABLE_NAME.match(table):
+            raise ConfigurationError(f"{where}: \"table\" must be a DynamoDB table name")
+        return ResourceConfig(name, "dynamodb", table=table)
+    return ResourceConfig(name, "memory", items=_seed_items(where, entry.get("items", [])))
+
+
+def _seed_items(where: str, items: Any) -> tuple[dict[str, Any], ...]:
+    from chalicelib.resources.items import validate_new_item
+
+    if not isinstance(items, list):
+        raise ConfigurationError(f"{where}: \"items\" must be a list of objects")
+    try:
+        checked = tuple(validate_new_item(item) for item in items)
+    except InvalidInput as error:
+        raise ConfigurationError(f"{where}: an item is invalid: {error.message}") from None
+    ids = [item["id"] for item in checked]
+    if len(set(ids)) != len(ids):
+        raise ConfigurationError(f"{where}: two items have the same id")
+    return checked
 
 
 class _Reader:

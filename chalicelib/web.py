@@ -79,6 +79,10 @@ def json_body(raw: bytes | str | None) -> Any:
         raise errors.InvalidInput(
             f"the request body is not valid JSON: {error.msg}",
             line=error.lineno, column=error.colno) from None
+    except RecursionError:
+        # json's decoder recurses once per nesting level: "[[[[..." exhausts the stack.
+        raise errors.InvalidInput("the request body nests arrays or objects too deeply"
+                                  ) from None
 
 
 def _reject_constant(name: str) -> Any:

@@ -4,7 +4,10 @@ SQS and friends, so the app's boto3 code runs unchanged against it."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 LOCAL_REGION = "us-east-1"
@@ -14,11 +17,9 @@ class Emulator:
     """A running moto server; use as a context manager or call stop()."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        from moto.server import ThreadedMotoServer
-
         self.host = host
         self.port = port or free_port(host)
-        self._server = ThreadedMotoServer(ip_address=host, port=self.port, verbose=False)
+        self._server = _atomic_dynamodb_server(host, self.port)
 
     @property
     def endpoint_url(self) -> str:
@@ -58,3 +59,45 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
                 raise TimeoutError(
                     f"nothing listens on {host}:{port} after {timeout}s") from None
             time.sleep(0.05)
+
+
+def _atomic_dynamodb_server(host: str, port: int) -> Any:
+    """A ThreadedMotoServer whose DynamoDB calls do not interleave.
+
+    DynamoDB applies each call atomically: of twenty concurrent conditional
+    puts of one key exactly one succeeds.  moto checks the condition and then
+    writes without a lock, so on its threaded server two can both succeed.
+    Serialising DynamoDB requests restores the guarantee the app relies on.
+    """
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class AtomicDynamoDBServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # as moto's, with the app wrapped
+            app = _SerialisedDynamoDB(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True,
+                                       request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return AtomicDynamoDBServer(ip_address=host, port=port, verbose=False)
+
+
+class _SerialisedDynamoDB:
+    """WSGI middleware: one DynamoDB request at a time, others untouched."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self._app(environ, start_response)
+        with self._lock:
+            return list(self._app(environ, start_response))

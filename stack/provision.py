@@ -28,7 +28,15 @@ class Plan:
 
 def plan_for_stage(environment: Mapping[str, str]) -> Plan:
     """The resources the stage's environment variables refer to."""
-    return Plan()
+    return Plan(tables=_resource_tables(environment))
+
+
+def _resource_tables(environment: Mapping[str, str]) -> tuple[Table, ...]:
+    from chalicelib.settings import parse_resources
+
+    return tuple(Table(resource.table, hash_key="id")
+                 for resource in parse_resources(environment.get("RESOURCES"))
+                 if resource.table is not None)
 
 
 def apply_plan(plan: Plan, session: Any) -> None:
