@@ -31,21 +31,31 @@ def _model(nodes, inputs, outputs, initializers) -> onnx.ModelProto:
 
 def colour_classifier(layout: str, batch: int | str, probabilities: bool,
                       size: tuple[int, int] = (6, 4)) -> onnx.ModelProto:
-    """A ResNet-shaped head: global average pool per channel -> 3 scores (red, green, blue).
+    """A ResNet-shaped head: GlobalAveragePool -> Flatten -> Gemm -> 3 scores (r, g, b).
 
-    The logits are the normalized channel means, so the answer for a plain
-    colour image can be computed by hand.
+    The Gemm is the identity, so the logits are the normalized channel means
+    and the answer for a plain colour image can be computed by hand.  NHWC
+    models start with a Transpose, as tf2onnx exports do.
     """
     width, height = size
     shape = [batch, 3, height, width] if layout == "NCHW" else [batch, height, width, 3]
-    axes = [2, 3] if layout == "NCHW" else [1, 2]
-    nodes = [helper.make_node("ReduceMean", ["data"], ["logits"], axes=axes, keepdims=0)]
+    nodes = []
+    current = "data"
+    if layout == "NHWC":
+        nodes.append(helper.make_node("Transpose", ["data"], ["nchw"], perm=[0, 3, 1, 2]))
+        current = "nchw"
+    nodes += [helper.make_node("GlobalAveragePool", [current], ["pooled"]),
+              helper.make_node("Flatten", ["pooled"], ["features"], axis=1),
+              helper.make_node("Gemm", ["features", "fc_w", "fc_b"], ["logits"])]
     output = "logits"
     if probabilities:
         nodes.append(helper.make_node("Softmax", ["logits"], ["prob"], axis=1))
         output = "prob"
+    initializers = [numpy_helper.from_array(np.eye(3, dtype=np.float32), "fc_w"),
+                    numpy_helper.from_array(np.zeros(3, np.float32), "fc_b")]
     return _model(nodes, [helper.make_tensor_value_info("data", TensorProto.FLOAT, shape)],
-                  [helper.make_tensor_value_info(output, TensorProto.FLOAT, [batch, 3])], [])
+                  [helper.make_tensor_value_info(output, TensorProto.FLOAT, [batch, 3])],
+                  initializers)
 
 
 def constant_detector(predictions: np.ndarray, size: tuple[int, int] = (64, 64),
