@@ -56,7 +56,7 @@ def parse_form(body: bytes, content_type: str, max_parts: int) -> list[FormPart]
                     f"the request has more than {max_parts} images; this stage accepts at "
                     f"most {max_parts} per request (MAX_IMAGES): split them over several "
                     "requests", limit=max_parts)
-            parts.append(_form_part(index, part))
+            parts.append(_form_part(part))
     except multipart.MultipartError as error:
         raise InvalidInput(f"the multipart/form-data body is malformed: {error}") from None
     if not parts:
@@ -80,14 +80,11 @@ def _boundary(content_type: str) -> str:
     return boundary
 
 
-def _form_part(index: int, part) -> FormPart:
-    disposition = part.headers.get("Content-Disposition")
-    if disposition is None:
-        raise InvalidInput(f"part {index} has no Content-Disposition header", part=index)
+def _form_part(part) -> FormPart:
+    # The parser has already refused parts without a form-data
+    # Content-Disposition or without a name.
     header = email.message.Message()
-    header["Content-Disposition"] = disposition
-    if header.get_content_disposition() != "form-data":
-        raise InvalidInput(f"part {index} is not form-data: {disposition!r}", part=index)
+    header["Content-Disposition"] = part.headers["Content-Disposition"]
     plain: dict[str, str] = {}
     extended: dict[str, str] = {}
     for key, value in header.get_params(header="content-disposition")[1:]:
@@ -95,10 +92,7 @@ def _form_part(index: int, part) -> FormPart:
             extended[key] = email.utils.collapse_rfc2231_value(value)
         else:
             plain[key] = value
-    name = extended.get("name") or plain.get("name")
-    if not name:
-        raise InvalidInput(f"part {index} has no field name", part=index)
-    return FormPart(name=name,
+    return FormPart(name=extended.get("name") or plain.get("name") or part.name,
                     filename=extended.get("filename") or plain.get("filename"),
                     content_type=part.headers.get("Content-Type"),
                     content=part.raw)
