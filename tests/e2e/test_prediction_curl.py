@@ -89,11 +89,12 @@ def test_detection_boxes_lie_inside_each_image(local_stack, images, image_url):
 
 
 def test_a_raw_image_body_with_curl(local_stack, images):
-    status, _, [entry] = curl(
+    status, _, entries = curl(
         "--data-binary", f"@{images / 'b.png'}", "-H", "Content-Type: image/png",
         f"{local_stack.base_url}/predict")
 
     assert status == 200
+    [entry] = entries
     assert entry["source"] == "body" and len(entry["predictions"]) == 5
 
 
