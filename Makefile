@@ -10,7 +10,7 @@ PORT   ?= 8000
 AWS_PORT ?= 5050
 PYTEST_ARGS ?=
 
-.PHONY: run test lint unit functional e2e clean
+.PHONY: run test lint unit functional e2e bench clean
 
 $(STAMP): requirements.txt requirements-vendor.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v in ((3, 12), (3, 13)) else "Python 3.12 or 3.13 is required (Lambda runtime python3.12/3.13); $(PYTHON) is %d.%d. Install one, or run: make PYTHON=python3.12 ..." % v)'
@@ -29,6 +29,9 @@ test: lint
 
 unit functional e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/$@ $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,12 +1,18 @@
 """The routing table: each view parses the request, calls chalicelib, returns."""
 
+from chalice import IAMAuthorizer
+
 from chalicelib import stats, wiring
+from chalicelib.caller import describe_caller
 from chalicelib.prediction import service as prediction
 from chalicelib.prediction.images import RAW_IMAGE_TYPES
 from chalicelib.web import Api, StageCors, json_body
 from chalicelib.wiring import get_settings
 
 app = Api(app_name="chalice-reference-api")
+# API Gateway checks the caller's SigV4 signature before Lambda runs (the
+# local stack does the same); the views only see authenticated requests.
+iam_authorizer = IAMAuthorizer()
 # API Gateway base64-encodes these request bodies (and Chalice decodes them
 # into raw_body); multipart uploads must be among them or images get mangled.
 app.api.binary_types.extend(["multipart/form-data", *RAW_IMAGE_TYPES])
@@ -32,6 +38,21 @@ def describe_body() -> dict:
     payload = json_body(app.current_request.raw_body)
     numbers, options = stats.parse_body(payload, get_settings().stats_max_numbers)
     return stats.describe_sample(numbers, options)
+
+
+@app.route("/hello", methods=["GET"], authorizer=iam_authorizer)
+def hello() -> dict:
+    return {"message": "Hello, World"}
+
+
+@app.route("/goodbye", methods=["GET"], authorizer=iam_authorizer)
+def goodbye() -> dict:
+    return {"message": "Goodbye, World"}
+
+
+@app.route("/whoami", methods=["GET"], authorizer=iam_authorizer)
+def whoami() -> dict:
+    return {"caller": describe_caller(app.current_request.context)}
 
 
 # Prediction routes take any Content-Type and name the accepted ones

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.errors import ConfigurationError
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     stage: str
     stats_max_numbers: int
     # Image prediction (POST /predict, /object_detection).

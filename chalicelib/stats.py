@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.errors import InvalidInput
 
@@ -24,8 +23,7 @@ QUERY_PARAMETERS = frozenset({"numbers", "ddof", "bias"})
 BODY_FIELDS = frozenset({"numbers", "ddof", "bias"})
 
 
-@dataclass(frozen=True)
-class DescribeOptions:
+class DescribeOptions(NamedTuple):
     ddof: int = 1
     bias: bool = True
 
@@ -85,9 +83,10 @@ def parse_body(payload: Any, max_numbers: int) -> tuple[Any, DescribeOptions]:
     return _to_array(numbers), DescribeOptions(ddof=_parse_ddof(ddof), bias=bias)
 
 
-def describe_sample(numbers: Any, options: DescribeOptions = DescribeOptions()
+def describe_sample(numbers: Any, options: DescribeOptions | None = None
                     ) -> dict[str, Any]:
     """scipy.stats.describe of ``numbers`` as JSON-safe data (NaN/inf -> None)."""
+    options = options or DescribeOptions()
     import numpy as np
     from scipy import stats
 

@@ -65,7 +65,9 @@ class _EndpointSession:
 def serve(host: str, port: int, aws_port: int, stage: str) -> int:
     """Run the whole local stack until SIGINT/SIGTERM; returns the exit code."""
     from chalice.deploy.validate import validate_routes
-    from chalice.local import create_local_server
+
+    from stack.gateway import create_iam_enforcing_server
+    from stack.sigv4 import LocalCaller
 
     emulator = Emulator(host, aws_port).start()
     try:
@@ -76,7 +78,8 @@ def serve(host: str, port: int, aws_port: int, stage: str) -> int:
         provision_local(environment)
         app = config.chalice_app
         validate_routes(app.routes)
-        server = create_local_server(app, config, host, port)
+        caller = LocalCaller.from_environ(os.environ)
+        server = create_iam_enforcing_server(app, config, host, port, caller)
         _print_banner(host, port, emulator.endpoint_url, environment, stage)
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
@@ -102,6 +105,8 @@ def _print_banner(host: str, port: int, endpoint: str, environment: dict[str, st
     print(f"Local credentials:    AWS_ACCESS_KEY_ID={environment['AWS_ACCESS_KEY_ID']} "
           f"AWS_SECRET_ACCESS_KEY={environment['AWS_SECRET_ACCESS_KEY']} "
           f"region {environment['AWS_DEFAULT_REGION']}", flush=True)
+    print(f"IAM routes:           SigV4-signed requests (service execute-api, region "
+          f"{environment['AWS_DEFAULT_REGION']}) with the local credentials", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
 
 

@@ -1,0 +1,25 @@
+"""The benchmark suite in quick mode, so that it cannot rot between full runs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPECTED = {
+    "cold_health_vs_bare_chalice", "cold_hello_vs_fastapi", "warm_hello_vs_fastapi",
+    "warm_stats_vs_fastapi", "stats_1m_vs_floor",
+}
+
+
+def test_quick_bench_writes_every_figure(tmp_path):
+    output = tmp_path / "results.json"
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--output", str(output)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(output.read_text())
+    assert {row["name"] for row in rows} == EXPECTED
+    for row in rows:
+        assert set(row) == {"name", "value", "unit", "goal", "met"}
+        assert isinstance(row["value"], float) and row["value"] > 0
+        assert row["name"] in result.stdout
