@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from chalicelib.errors import (
     DomainError,
@@ -45,8 +44,7 @@ class ObjectDetector(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     max_images: int
     max_request_bytes: int
     max_image_pixels: int
@@ -62,8 +60,7 @@ class Limits:
                    allow_loopback_urls=settings.allow_loopback_urls)
 
 
-@dataclass(frozen=True)
-class ImageSource:
+class ImageSource(NamedTuple):
     """One input image: a form part (``image`` or ``url``) or the raw ``body``."""
     field: str
     content: bytes
