@@ -282,3 +282,11 @@ def test_the_lambda_entry_point_decodes_base64_bodies_like_the_local_server(
     assert deployed["statusCode"] == local.status_code == 200
     assert json.loads(deployed["body"]) == local.json_body
     assert labels(json.loads(raw["body"])[0]) == labels(local.json_body[2])
+
+
+def test_url_parts_follow_redirects_to_the_image(client, classifier, image_host):
+    response = post_form(client, "/predict", [
+        ("url", f"{image_host}/redirect-to/green.png")])
+
+    [entry] = response.json_body
+    assert labels(entry)[0] == "30x10" and near(color(entry), GREEN)
