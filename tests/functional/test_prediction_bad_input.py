@@ -4,7 +4,7 @@ import pytest
 from requests_toolbelt import MultipartEncoder
 
 from chalicelib import wiring
-from tests.support.fake_models import FakeClassifier, FakeDetector
+from tests.support.fake_models import FakeClassifier, FakeDetector, accessor
 from tests.support.pictures import picture
 
 PNG = picture((4, 4))
@@ -94,8 +94,8 @@ DETECTION_CASES = [
 @pytest.fixture
 def models(monkeypatch):
     classifier, detector = FakeClassifier(), FakeDetector()
-    monkeypatch.setattr(wiring, "get_classifier", lambda: classifier, raising=False)
-    monkeypatch.setattr(wiring, "get_detector", lambda: detector, raising=False)
+    monkeypatch.setattr(wiring, "get_classifier", accessor(classifier), raising=False)
+    monkeypatch.setattr(wiring, "get_detector", accessor(detector), raising=False)
     return classifier, detector
 
 

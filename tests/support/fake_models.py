@@ -6,6 +6,9 @@ each answer belongs to the right input and that a request made one call.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 
 def describe(image) -> tuple[str, str]:
     from PIL import ImageStat
@@ -44,3 +47,8 @@ class FakeDetector:
                       "box": [1, 2, image.width // 2, image.height // 2]}]
             answers.append([item for item in found if item["score"] >= threshold])
         return answers
+
+
+def accessor(model: object) -> Callable[[], object]:
+    """A stand-in for wiring's cached accessors (``wiring.reset()`` clears it)."""
+    return functools.cache(lambda: model)
