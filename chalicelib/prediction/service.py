@@ -32,13 +32,15 @@ DEFAULT_TOP_K = 5
 MAX_TOP_K = 100
 
 
-class ImageClassifier(Protocol):
+# What this module needs of a model; chalicelib.prediction.models'
+# ImageClassifier and ObjectDetector (built by wiring) implement these.
+class Classifier(Protocol):
     def classify(self, images: list[Image], top_k: int) -> list[list[dict]]:
         """Per image, its top ``top_k`` ``{label, score}``, best first."""
         ...
 
 
-class ObjectDetector(Protocol):
+class Detector(Protocol):
     def detect(self, images: list[Image], threshold: float) -> list[list[dict]]:
         """Per image, ``{label, score, box: [x1, y1, x2, y2]}`` in its pixel coordinates."""
         ...
@@ -133,14 +135,14 @@ def parse_threshold(query: Mapping[str, Sequence[str]], default: float) -> float
     return threshold
 
 
-def classify_images(sources: Sequence[ImageSource], classifier: ImageClassifier,
+def classify_images(sources: Sequence[ImageSource], classifier: Classifier,
                     top_k: int, limits: Limits) -> list[dict[str, Any]]:
     """One entry per source: its top-k labels, or why that image failed."""
     return _predict(sources, limits, lambda images: classifier.classify(images, top_k),
                     _label)
 
 
-def detect_objects(sources: Sequence[ImageSource], detector: ObjectDetector,
+def detect_objects(sources: Sequence[ImageSource], detector: Detector,
                    threshold: float, limits: Limits) -> list[dict[str, Any]]:
     """One entry per source: its objects above ``threshold``, or why that image failed."""
     return _predict(sources, limits, lambda images: detector.detect(images, threshold),
