@@ -48,7 +48,7 @@ def parse_form(body: bytes, content_type: str, max_parts: int) -> list[FormPart]
         raise InvalidInput(f"the multipart/form-data body is malformed: {error}") from None
     if not collector.ended:
         raise InvalidInput("the multipart/form-data body is malformed: it does not end "
-                           f"with the final boundary --{boundary.decode()}--")
+                           f"with the final boundary --{boundary.decode('latin-1')}--")
     if not collector.parts:
         raise InvalidInput("the multipart/form-data body has no parts; send `image` file "
                            "parts or `url` text parts")

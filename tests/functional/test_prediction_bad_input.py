@@ -58,6 +58,13 @@ CASES = [
     ("LF instead of CRLF", FORM,
      b'--b0\nContent-Disposition: form-data; name="url"\n\nhttp://a\n--b0--\n', "", 400,
      "InvalidInput", "malformed"),
+    ("too many headers in a part", FORM,
+     part('Content-Disposition: form-data; name="image"\r\n'
+          + "\r\n".join(f"X-Extra-{i}: {i}" for i in range(10)), PNG) + b"--b0--\r\n", "",
+     400, "InvalidInput", "Maximum header count exceeded"),
+    ("a header line over 4 KB", FORM,
+     part('Content-Disposition: form-data; name="image"; filename="' + "a" * 5000 + '"', PNG)
+     + b"--b0--\r\n", "", 400, "InvalidInput", "Maximum header size exceeded"),
     ("no parts at all", FORM, b"--b0--\r\n", "", 400, "InvalidInput", "has no parts"),
     ("a part without Content-Disposition", FORM,
      part("Content-Type: image/png", PNG) + b"--b0--\r\n", "", 400, "InvalidInput",
