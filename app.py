@@ -4,9 +4,11 @@ from typing import TYPE_CHECKING
 
 from chalice import IAMAuthorizer, Response
 
-from chalicelib import stats
+from chalicelib import stats, wiring
 from chalicelib.caller import describe_caller
-from chalicelib.web import Api, json_body
+from chalicelib.prediction import service as prediction
+from chalicelib.prediction.images import RAW_IMAGE_TYPES
+from chalicelib.web import Api, StageCors, json_body
 from chalicelib.wiring import get_resource_stores, get_settings
 
 if TYPE_CHECKING:
@@ -16,6 +18,10 @@ app = Api(app_name="chalice-reference-api")
 # API Gateway checks the caller's SigV4 signature before Lambda runs (the
 # local stack does the same); the views only see authenticated requests.
 iam_authorizer = IAMAuthorizer()
+# API Gateway base64-encodes these request bodies (and Chalice decodes them
+# into raw_body); multipart uploads must be among them or images get mangled.
+app.api.binary_types.extend(["multipart/form-data", *RAW_IMAGE_TYPES])
+prediction_cors = StageCors(lambda: get_settings().cors_allow_origin)
 
 
 @app.route("/health", methods=["GET"])
@@ -25,9 +31,7 @@ def health() -> dict:
 
 @app.route("/stats", methods=["GET"])
 def describe_query() -> dict:
-    params = app.current_request.query_params
-    query = {name: params.getlist(name) for name in params} if params else {}
-    numbers, options = stats.parse_query(query, get_settings().stats_max_numbers)
+    numbers, options = stats.parse_query(_query_params(), get_settings().stats_max_numbers)
     return stats.describe_sample(numbers, options)
 
 
@@ -113,3 +117,27 @@ def _item_response(stored: "Stored", status_code: int = 200) -> Response:
 
     headers = {} if stored.version is None else {"ETag": format_etag(stored.version)}
     return Response(body=stored.item, status_code=status_code, headers=headers)
+# Prediction routes take any Content-Type and name the accepted ones
+# themselves, so a wrong one gets this API's error shape, not Chalice's.
+@app.route("/predict", methods=["POST"], content_types=["*/*"], cors=prediction_cors)
+def classify_images() -> list[dict]:
+    request = app.current_request
+    limits = prediction.Limits.from_settings(get_settings())
+    top_k = prediction.parse_top_k(_query_params())
+    sources = prediction.read_sources(request.raw_body, request.headers.get("content-type"),
+                                      limits)
+    return prediction.classify_images(sources, wiring.get_classifier(), top_k, limits)
+
+
+@app.route("/object_detection", methods=["POST"], content_types=["*/*"],
+           cors=prediction_cors)
+def detect_objects() -> list[dict]:
+    request = app.current_request
+    settings = get_settings()
+    limits = prediction.Limits.from_settings(settings)
+    threshold = prediction.parse_threshold(_query_params(), settings.detection_threshold)
+    sources = prediction.read_sources(request.raw_body, request.headers.get("content-type"),
+                                      limits)
+    return prediction.detect_objects(sources, wiring.get_detector(), threshold, limits)
+
+

@@ -26,6 +26,14 @@ class PayloadTooLarge(DomainError):
     """The input exceeds a configured or platform limit."""
 
 
+class UnsupportedMediaType(DomainError):
+    """The request body's Content-Type is not one the route accepts."""
+
+
+class ImageRejected(InvalidInput):
+    """An image cannot be used: empty, not an image, truncated or too large."""
+
+
 class NotFound(DomainError):
     """The addressed thing does not exist."""
 

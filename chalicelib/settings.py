@@ -36,6 +36,16 @@ class Settings(NamedTuple):
     resources: tuple[ResourceConfig, ...] = ()
     classifier_model: str = DEFAULT_CLASSIFIER_MODEL
     detector_model: str = DEFAULT_DETECTOR_MODEL
+    # Image prediction (POST /predict, /object_detection).
+    max_images: int = 16
+    # What survives API Gateway's base64 encoding inside Lambda's 6 MB
+    # synchronous payload, with room left for the event's headers.
+    max_request_bytes: int = 4_400_000
+    max_image_pixels: int = 16_000_000
+    url_fetch_max_bytes: int = 8_000_000
+    detection_threshold: float = 0.4
+    allow_loopback_urls: bool = False
+    cors_allow_origin: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -48,6 +58,17 @@ class Settings(NamedTuple):
             resources=parse_resources(environ.get("RESOURCES")),
             classifier_model=reader.text("CLASSIFIER_MODEL", default=DEFAULT_CLASSIFIER_MODEL),
             detector_model=reader.text("DETECTOR_MODEL", default=DEFAULT_DETECTOR_MODEL),
+            max_images=reader.integer("MAX_IMAGES", default=16, minimum=1),
+            max_request_bytes=reader.integer("MAX_REQUEST_BYTES", default=4_400_000,
+                                             minimum=1),
+            max_image_pixels=reader.integer("MAX_IMAGE_PIXELS", default=16_000_000,
+                                            minimum=1),
+            url_fetch_max_bytes=reader.integer("URL_FETCH_MAX_BYTES", default=8_000_000,
+                                               minimum=1),
+            detection_threshold=reader.number("DETECTION_THRESHOLD", default=0.4,
+                                              minimum=0.0, maximum=1.0),
+            allow_loopback_urls=reader.flag("ALLOW_LOOPBACK_URLS", default=False),
+            cors_allow_origin=environ.get("CORS_ALLOW_ORIGIN") or None,
         )
 
 
@@ -136,15 +157,21 @@ class _Reader:
                 f"environment variable {name} must be >= {minimum}, got {value}")
         return value
 
-    def number(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float, minimum: float = float("-inf"),
+               maximum: float = float("inf")) -> float:
         raw = self._environ.get(name)
         if raw is None or raw == "":
             return default
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
             raise ConfigurationError(
                 f"environment variable {name} must be a number, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigurationError(
+                f"environment variable {name} must be between {minimum} and {maximum}, "
+                f"got {raw!r}")
+        return value
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self._environ.get(name)

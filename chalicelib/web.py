@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, CORSConfig, Response
 
 from chalicelib import errors
 
@@ -22,6 +22,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.Conflict, 409),
     (errors.PreconditionFailed, 412),
     (errors.PayloadTooLarge, 413),
+    (errors.UnsupportedMediaType, 415),
 )
 
 
@@ -88,3 +89,29 @@ def json_body(raw: bytes | str | None) -> Any:
 def _reject_constant(name: str) -> Any:
     raise errors.InvalidInput(
         f"{name} is not valid JSON; send finite numbers only", value=name)
+
+
+class StageCors(CORSConfig):
+    """CORS headers whose allowed origin is read from the stage's settings per request.
+
+    Routes are declared at import time, before tests (or any caller) set the
+    stage's environment, so the origin is looked up when a response is built.
+    Without an origin the route sends no CORS headers at all.
+    """
+
+    def __init__(self, origin: Callable[[], str | None]) -> None:
+        super().__init__(allow_origin="")
+        self._origin = origin
+
+    @property
+    def allow_origin(self) -> str:
+        return self._origin() or ""
+
+    @allow_origin.setter
+    def allow_origin(self, value: str) -> None:
+        """Ignored: the origin comes from the stage's settings."""
+
+    def get_access_control_headers(self) -> dict[str, str]:
+        if not self.allow_origin:
+            return {}
+        return super().get_access_control_headers()

@@ -17,3 +17,38 @@ def test_defaults_apply_when_variables_are_absent():
 def test_malformed_variables_name_themselves(environ, fragment):
     with pytest.raises(ConfigurationError, match=fragment):
         Settings.from_environ(environ)
+
+
+def test_prediction_defaults_are_safe_for_production():
+    settings = Settings.from_environ({})
+    assert settings.max_images == 16
+    # 4.4 MB base64-encoded is 5.87 MB: inside Lambda's 6 MB payload with room
+    # for the rest of the event.
+    assert settings.max_request_bytes * 4 / 3 < 6 * 1024 * 1024 - 300_000
+    assert settings.detection_threshold == 0.4
+    assert settings.allow_loopback_urls is False
+    assert settings.cors_allow_origin is None
+
+
+@pytest.mark.parametrize("environ, fragment", [
+    ({"DETECTION_THRESHOLD": "1.5"}, "DETECTION_THRESHOLD must be between 0.0 and 1.0"),
+    ({"DETECTION_THRESHOLD": "nan"}, "DETECTION_THRESHOLD must be between"),
+    ({"MAX_IMAGES": "0"}, "MAX_IMAGES must be >= 1"),
+    ({"ALLOW_LOOPBACK_URLS": "maybe"}, "ALLOW_LOOPBACK_URLS must be true or false"),
+])
+def test_malformed_prediction_variables_name_themselves(environ, fragment):
+    with pytest.raises(ConfigurationError, match=fragment):
+        Settings.from_environ(environ)
+
+
+def test_the_stages_configure_prediction_safely():
+    import json
+    from pathlib import Path
+
+    config = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json")
+                        .read_text())
+    dev = Settings.from_environ(config["stages"]["dev"]["environment_variables"])
+    prod = Settings.from_environ(config["stages"]["prod"]["environment_variables"])
+    assert (dev.allow_loopback_urls, dev.cors_allow_origin) == (True, "*")
+    assert prod.allow_loopback_urls is False
+    assert prod.cors_allow_origin not in (None, "*")

@@ -38,3 +38,15 @@ def test_json_body_rejects_non_json(raw, fragment):
 
 def test_json_body_parses_objects():
     assert json_body(json.dumps({"a": [1, 2.5]}).encode()) == {"a": [1, 2.5]}
+
+
+def test_stage_cors_reads_the_origin_when_headers_are_built():
+    from chalicelib.web import StageCors
+
+    origin = {"value": None}
+    cors = StageCors(lambda: origin["value"])
+    assert cors.get_access_control_headers() == {}
+    origin["value"] = "https://app.example.com"
+    headers = cors.get_access_control_headers()
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "Content-Type" in headers["Access-Control-Allow-Headers"]

@@ -1,0 +1,243 @@
+"""Image prediction requests: the images in, one result entry per image out.
+
+A request carries images as multipart ``image`` file parts and ``url`` text
+parts in any order, or as a single raw image body.  Each gets one entry in
+the answer, in input order: its predictions, or the error that stopped that
+image alone.  Every image that decodes goes to the model in ONE call, so a
+model that takes a dynamic batch runs once per request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from chalicelib.errors import (
+    DomainError,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from chalicelib.prediction.images import RAW_IMAGE_TYPES, decode_image
+from chalicelib.prediction.multipart import media_type, parse_form
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from chalicelib.settings import Settings
+
+FIELDS = ("image", "url")
+DEFAULT_TOP_K = 5
+MAX_TOP_K = 100
+
+
+# What this module needs of a model; chalicelib.prediction.models'
+# ImageClassifier and ObjectDetector (built by wiring) implement these.
+class Classifier(Protocol):
+    def classify(self, images: list[Image], top_k: int) -> list[list[dict]]:
+        """Per image, its top ``top_k`` ``{label, score}``, best first."""
+        ...
+
+
+class Detector(Protocol):
+    def detect(self, images: list[Image], threshold: float) -> list[list[dict]]:
+        """Per image, ``{label, score, box: [x1, y1, x2, y2]}`` in its pixel coordinates."""
+        ...
+
+
+class Limits(NamedTuple):
+    max_images: int
+    max_request_bytes: int
+    max_image_pixels: int
+    url_fetch_max_bytes: int
+    allow_loopback_urls: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(max_images=settings.max_images,
+                   max_request_bytes=settings.max_request_bytes,
+                   max_image_pixels=settings.max_image_pixels,
+                   url_fetch_max_bytes=settings.url_fetch_max_bytes,
+                   allow_loopback_urls=settings.allow_loopback_urls)
+
+
+class ImageSource(NamedTuple):
+    """One input image: a form part (``image`` or ``url``) or the raw ``body``."""
+    field: str
+    content: bytes
+    filename: str | None = None
+
+
+def read_sources(body: bytes | str | None, content_type: str | None,
+                 limits: Limits) -> list[ImageSource]:
+    """The request's images in input order.
+
+    Raises PayloadTooLarge (body or image count over the stage's limits),
+    UnsupportedMediaType, and InvalidInput for a malformed or empty form or
+    unknown field names.
+    """
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    body = body or b""
+    if len(body) > limits.max_request_bytes:
+        raise PayloadTooLarge(
+            f"the request body is {len(body)} bytes, more than this stage's limit of "
+            f"{limits.max_request_bytes} bytes (MAX_REQUEST_BYTES); upload large images "
+            "with POST /blobs and send their URLs in `url` parts instead",
+            size=len(body), limit=limits.max_request_bytes, upload_route="/blobs")
+    kind = media_type(content_type)
+    if kind == "multipart/form-data":
+        parts = parse_form(body, content_type or "", limits.max_images)
+        unknown = sorted({part.name for part in parts} - set(FIELDS))
+        if unknown:
+            raise InvalidInput(
+                f"unknown form field(s) {', '.join(map(repr, unknown))}; send images as "
+                "`image` file parts and `url` text parts", fields=unknown)
+        return [ImageSource(field=part.name, content=part.content, filename=part.filename)
+                for part in parts]
+    if kind in RAW_IMAGE_TYPES:
+        return [ImageSource(field="body", content=body)]
+    raise UnsupportedMediaType(
+        f"the Content-Type {kind or '(none)'!r} is not accepted; send multipart/form-data "
+        f"with `image` and `url` parts, or one image as {', '.join(RAW_IMAGE_TYPES)}",
+        content_type=content_type or "")
+
+
+def parse_top_k(query: Mapping[str, Sequence[str]]) -> int:
+    """``?top_k=`` (default 5, 1..MAX_TOP_K); raises InvalidInput."""
+    _reject_unknown(query, {"top_k"})
+    raw = _single(query, "top_k")
+    if raw is None:
+        return DEFAULT_TOP_K
+    try:
+        top_k = int(raw)
+    except ValueError:
+        raise InvalidInput(f"top_k is {raw!r}, not an integer", value=raw) from None
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}",
+                           value=raw)
+    return top_k
+
+
+def parse_threshold(query: Mapping[str, Sequence[str]], default: float) -> float:
+    """``?threshold=`` (the stage's default when absent, 0..1); raises InvalidInput."""
+    _reject_unknown(query, {"threshold"})
+    raw = _single(query, "threshold")
+    if raw is None:
+        return default
+    try:
+        threshold = float(raw)
+    except ValueError:
+        raise InvalidInput(f"threshold is {raw!r}, not a number", value=raw) from None
+    if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+        raise InvalidInput(f"threshold must be between 0 and 1, got {raw!r}", value=raw)
+    return threshold
+
+
+def classify_images(sources: Sequence[ImageSource], classifier: Classifier,
+                    top_k: int, limits: Limits) -> list[dict[str, Any]]:
+    """One entry per source: its top-k labels, or why that image failed."""
+    return _predict(sources, limits, lambda images: classifier.classify(images, top_k),
+                    _label)
+
+
+def detect_objects(sources: Sequence[ImageSource], detector: Detector,
+                   threshold: float, limits: Limits) -> list[dict[str, Any]]:
+    """One entry per source: its objects above ``threshold``, or why that image failed."""
+    return _predict(sources, limits, lambda images: detector.detect(images, threshold),
+                    _detection)
+
+
+def _predict(sources: Sequence[ImageSource], limits: Limits,
+             run: Callable[[list[Image]], list[list[dict]]],
+             shape: Callable[[dict], dict[str, Any]]) -> list[dict[str, Any]]:
+    entries = [_describe(index, source) for index, source in enumerate(sources)]
+    images = _load_images(sources, limits)
+    decoded = [(entry, image) for entry, image in zip(entries, images, strict=True)
+               if not isinstance(image, DomainError)]
+    for entry, image in zip(entries, images, strict=True):
+        if isinstance(image, DomainError):
+            entry["error"] = {"code": type(image).__name__, "message": image.message,
+                              **image.details}
+    if decoded:
+        results = run([image for _, image in decoded])
+        if len(results) != len(decoded):
+            raise RuntimeError(f"the model answered {len(results)} results for "
+                               f"{len(decoded)} images")
+        for (entry, image), predictions in zip(decoded, results, strict=True):
+            entry["width"], entry["height"] = image.size
+            entry["predictions"] = [shape(prediction) for prediction in predictions]
+    return entries
+
+
+def _load_images(sources: Sequence[ImageSource],
+                 limits: Limits) -> list[Image | DomainError]:
+    from chalicelib.prediction.fetching import fetch_images
+
+    urls: dict[int, str | DomainError] = {}
+    for index, source in enumerate(sources):
+        if source.field == "url":
+            urls[index] = _url_text(source.content)
+    wanted = {index: url for index, url in urls.items() if isinstance(url, str)}
+    fetched = dict(zip(wanted, fetch_images(list(wanted.values()),
+                                            max_bytes=limits.url_fetch_max_bytes,
+                                            allow_loopback=limits.allow_loopback_urls),
+                       strict=True))
+    loaded: list[Image | DomainError] = []
+    for index, source in enumerate(sources):
+        data: bytes | DomainError = source.content
+        if source.field == "url":
+            data = fetched[index] if index in fetched else urls[index]
+        if isinstance(data, DomainError):
+            loaded.append(data)
+            continue
+        try:
+            loaded.append(decode_image(data, limits.max_image_pixels))
+        except InvalidInput as error:
+            loaded.append(error)
+    return loaded
+
+
+def _url_text(content: bytes) -> str | DomainError:
+    from chalicelib.netguard import UrlRefused
+
+    try:
+        url = content.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return UrlRefused("the url part is not UTF-8 text", reason="not_text")
+    if not url:
+        return UrlRefused("the url part is empty", url=url)
+    return url
+
+
+def _describe(index: int, source: ImageSource) -> dict[str, Any]:
+    entry: dict[str, Any] = {"index": index, "source": source.field}
+    if source.field == "image":
+        entry["filename"] = source.filename
+    elif source.field == "url":
+        entry["url"] = source.content.decode("utf-8", errors="replace").strip()
+    return entry
+
+
+def _label(prediction: dict) -> dict[str, Any]:
+    return {"label": str(prediction["label"]), "score": float(prediction["score"])}
+
+
+def _detection(prediction: dict) -> dict[str, Any]:
+    return {"label": str(prediction["label"]), "score": float(prediction["score"]),
+            "box": [float(value) for value in prediction["box"]]}
+
+
+def _reject_unknown(query: Mapping[str, Sequence[str]], known: set[str]) -> None:
+    unknown = sorted(set(query) - known)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter(s) {', '.join(map(repr, unknown))}; "
+                           f"this route takes {', '.join(sorted(known))}", parameters=unknown)
+
+
+def _single(query: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = query.get(name) or []
+    if len(values) > 1:
+        raise InvalidInput(f"{name} is given {len(values)} times; give it once")
+    return values[0] if values else None

@@ -1,0 +1,54 @@
+"""Test doubles with the models' signatures that describe the images they get.
+
+Their labels say what arrived (size, mean colour), so a test can check that
+each answer belongs to the right input and that a request made one call.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+
+def describe(image) -> tuple[str, str]:
+    from PIL import ImageStat
+
+    red, green, blue = (round(v) for v in ImageStat.Stat(image).mean)
+    return f"{image.width}x{image.height}", f"rgb({red},{green},{blue})"
+
+
+class FakeClassifier:
+    def __init__(self) -> None:
+        self.calls: list[tuple[list, int]] = []
+
+    def classify(self, images: list, top_k: int) -> list[list[dict]]:
+        self.calls.append((list(images), top_k))
+        answers = []
+        for image in images:
+            size, color = describe(image)
+            ranked = [{"label": size, "score": 0.5}, {"label": color, "score": 0.3},
+                      {"label": image.mode, "score": 0.1}]
+            ranked += [{"label": f"other-{n}", "score": 0.01 / (n + 1)} for n in range(20)]
+            answers.append(ranked[:top_k])
+        return answers
+
+
+class FakeDetector:
+    def __init__(self) -> None:
+        self.calls: list[tuple[list, float]] = []
+
+    def detect(self, images: list, threshold: float) -> list[list[dict]]:
+        self.calls.append((list(images), threshold))
+        answers = []
+        for image in images:
+            size, color = describe(image)
+            found = [{"label": color, "score": 0.9, "box": [0, 0, image.width, image.height]},
+                     {"label": size, "score": 0.3,
+                      "box": [1, 2, image.width // 2, image.height // 2]}]
+            answers.append([item for item in found if item["score"] >= threshold])
+        return answers
+
+
+def accessor(model: object) -> Callable[[], object]:
+    """A stand-in for wiring's cached accessors (``wiring.reset()`` clears it)."""
+    return functools.cache(lambda: model)
