@@ -22,6 +22,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.Conflict, 409),
     (errors.PreconditionFailed, 412),
     (errors.PayloadTooLarge, 413),
+    (errors.Unavailable, 503),
 )
 
 
