@@ -187,6 +187,6 @@ def _decode_cursor(cursor: str) -> dict[str, str]:
     if (not isinstance(key, dict) or set(key) != _CURSOR_KEYS
             or not all(isinstance(value, str) for value in key.values())
             or key["listing"] != LISTING_PARTITION or _checked_id(key["id"]) is None
-            or not _TIMESTAMP.match(key["created_at"])):
+            or not _TIMESTAMP.fullmatch(key["created_at"])):
         raise bad
     return key

@@ -32,8 +32,8 @@ from chalicelib.uploads.storage import BlobStorage
 
 LOG = logging.getLogger(__name__)
 UPLOAD_PREFIX = "uploads/"
-_KEY = re.compile(r"^uploads/([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}"
-                  r"-[0-9a-f]{12})$")
+_KEY = re.compile(r"uploads/([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}"
+                  r"-[0-9a-f]{12})")
 
 
 class BatchFailed(Exception):
@@ -61,7 +61,7 @@ def object_key(blob_id: str) -> str:
 
 def blob_id_from_key(key: str) -> str | None:
     """The blob id an object key belongs to, or None for a foreign key."""
-    match = _KEY.match(key)
+    match = _KEY.fullmatch(key)
     return match.group(1) if match else None
 
 
