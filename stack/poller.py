@@ -58,6 +58,10 @@ class QueuePoller:
         self._thread.start()
         return self
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the current batch and stop (a receive waits at most wait_seconds)."""
         self._stopping.set()
