@@ -44,6 +44,11 @@ def finished(stack, blob_id, timeout=5.0):
     return wait_until(state, timeout=timeout, interval=0.1)
 
 
+def callback_settled(stack, blob_id):
+    blob = requests.get(f"{stack.base_url}/blobs/{blob_id}", timeout=5).json()
+    return blob if blob["callback"]["status"] in ("delivered", "failed") else None
+
+
 def test_an_upload_is_labelled_within_5_seconds_and_the_signed_callback_arrives(stack):
     with CallbackReceiver() as receiver:
         created = create(stack, content_type="image/jpeg", callback_url=receiver.url)
@@ -84,8 +89,9 @@ def test_a_repeated_s3_event_gives_one_result_and_one_callback(stack):
         created = create(stack, content_type="image/png", callback_url=receiver.url)
         requests.put(created["upload_url"], data=image_bytes(), headers=created["headers"],
                      timeout=10).raise_for_status()
-        first = finished(stack, created["id"])
+        finished(stack, created["id"])
         receiver.wait_for(1)
+        first = wait_until(lambda: callback_settled(stack, created["id"]))
         key = f"uploads/{created['id']}"
         sqs = aws(stack.aws_endpoint, "sqs")
         queue = sqs.get_queue_url(QueueName="chalice-ref-dev-blob-events")["QueueUrl"]
@@ -94,8 +100,8 @@ def test_a_repeated_s3_event_gives_one_result_and_one_callback(stack):
         time.sleep(0.3)
         assert len(receiver.received) == 1
     again = requests.get(f"{stack.base_url}/blobs/{created['id']}", timeout=5).json()
-    assert again == first | {"callback": again["callback"]}
-    assert again["callback"]["status"] == "delivered" and again["callback"]["attempts"] == 1
+    assert again == first
+    assert again["callback"]["attempts"] == 1
 
 
 def test_a_non_image_upload_fails_with_a_readable_error(stack):
