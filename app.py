@@ -66,7 +66,7 @@ def delete_blob(blob_id: str) -> Response:
 
 # S3 → SQS → this handler (see README, "Uploads"): Chalice can package an SQS
 # event source as CloudFormation, which it cannot do for @app.on_s3_event.
-@app.on_sqs_message(queue=blobs_queue_name(), batch_size=10)
+@app.on_sqs_message(queue=blobs_queue_name(), batch_size=5)
 def handle_blob_event(event) -> dict:
     messages = ((record.to_dict()["messageId"], record.body) for record in event)
     return processing.handle_messages(

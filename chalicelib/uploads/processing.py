@@ -30,7 +30,11 @@ from chalicelib.uploads.labelling import Labeller, NotAnImage
 from chalicelib.uploads.records import BlobRecords
 from chalicelib.uploads.storage import BlobStorage
 
+# What Lambda's SQS event source mapping does on the function's behalf.
+IAM_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 LOG = logging.getLogger(__name__)
+# Fetching, decoding and labelling one upload of at most MAX_UPLOAD_BYTES.
+LABELLING_BUDGET_SECONDS = 10.0
 UPLOAD_PREFIX = "uploads/"
 _KEY = re.compile(r"uploads/([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}"
                   r"-[0-9a-f]{12})")
@@ -116,6 +120,17 @@ class Processor:
         self._callback = callback
         self._deliver = deliver
 
+    @property
+    def worst_case_seconds(self) -> float:
+        """How long one object may take: labelling plus every callback attempt.
+
+        A batch of the handler's batch size must fit in its function timeout,
+        or a timeout would cut a claimed callback off (a test checks prod's).
+        """
+        settings = self._callback
+        waits = settings.backoff * (2 ** (settings.attempts - 1) - 1)
+        return LABELLING_BUDGET_SECONDS + settings.attempts * settings.timeout + waits
+
     def process(self, created: ObjectCreated) -> str:
         """Handle one created object; returns what happened. Raises Unavailable."""
         blob_id = blob_id_from_key(created.key)
@@ -171,11 +186,13 @@ class Processor:
         url = record.get("callback_url")
         if not url or record.get("callback_state") != "pending":
             return
+        # The secret first: failing after the claim would lose the callback.
+        secret = self._load_secret()
         if not self._records.claim_callback(record["id"], now_text()):
             LOG.info("the callback of blob %s is already taken", record["id"])
             return
         settings = self._callback
-        delivery = self._deliver(url, callbacks.callback_body(record), self._load_secret(),
+        delivery = self._deliver(url, callbacks.callback_body(record), secret,
                                  attempts=settings.attempts, backoff=settings.backoff,
                                  timeout=settings.timeout,
                                  allow_loopback=settings.allow_loopback)
