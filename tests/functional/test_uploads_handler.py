@@ -193,3 +193,24 @@ def test_a_callback_that_keeps_failing_is_given_up_and_recorded(client, labeller
     # A later duplicate event does not send it again: the callback was claimed once.
     deliver(client, event_for(blob_id))
     assert blob(client, blob_id)["callback"]["attempts"] == 3
+
+
+def test_a_secret_outage_retries_the_message_and_the_callback_still_goes_once(
+        client, labeller, monkeypatch):
+    real_secret = wiring.get_callback_secret
+    outages = [Unavailable("reading the callback secret failed for now (ThrottlingException)")]
+
+    def flaky_secret():
+        if outages:
+            raise outages.pop()
+        return real_secret()
+
+    monkeypatch.setattr(wiring, "get_callback_secret", flaky_secret)
+    with CallbackReceiver() as receiver:
+        blob_id = upload(client, image_bytes(), callback_url=receiver.url)
+        assert deliver(client, event_for(blob_id)) == {
+            "batchItemFailures": [{"itemIdentifier": "message-0"}]}
+        assert blob(client, blob_id)["callback"]["status"] == "pending"
+        assert deliver(client, event_for(blob_id)) == {"batchItemFailures": []}
+        assert len(receiver.wait_for(1)) == 1
+    assert blob(client, blob_id)["callback"]["status"] == "delivered"
