@@ -65,7 +65,9 @@ def inspect_image(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     except UnidentifiedImageError:
         raise NotAnImage("the upload is not an image Pillow can read "
                          "(JPEG, PNG, GIF, WebP, BMP, TIFF, ...)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError:
+        raise NotAnImage(f"the image has more than {max_pixels} pixels") from None
+    except (OSError, SyntaxError, ValueError) as error:
         raise NotAnImage(f"the image is damaged or truncated: {error}") from None
     return ImageInfo(format=image_format, width=width, height=height)
 
