@@ -47,11 +47,14 @@ def create_blob(payload: Any, records: BlobRecords, storage: BlobStorage, *,
     # The record comes first: an upload can then never find its blob missing.
     records.create(record)
     upload = storage.presign_upload(object_key(blob_id), content_type, expires_in)
+    form = storage.presign_post(object_key(blob_id), content_type, max_bytes, expires_in)
     return {
         **describe_record(record),
         "upload_url": upload.url,
         "method": upload.method,
         "headers": upload.headers,
+        # The alternative for forms: S3 itself refuses uploads over max_bytes.
+        "post": {"url": form.url, "fields": form.fields},
         "expires_in": expires_in,
         "expires_at": int(time.time()) + expires_in,
         "max_bytes": max_bytes,

@@ -22,6 +22,12 @@ class PresignedUpload:
 
 
 @dataclass(frozen=True)
+class PresignedPost:
+    url: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
 class StoredObject:
     size: int
     content_type: str
@@ -46,6 +52,18 @@ class BlobStorage:
         url = self._s3.generate_presigned_url("put_object", Params=params,
                                               ExpiresIn=expires_in, HttpMethod="PUT")
         return PresignedUpload(url=url, method="PUT", headers=headers)
+
+    def presign_post(self, key: str, content_type: str | None, max_bytes: int,
+                     expires_in: int) -> PresignedPost:
+        """A browser-form POST for ``key`` whose policy lets S3 refuse larger uploads."""
+        fields: dict[str, str] = {}
+        conditions: list = [["content-length-range", 1, max_bytes]]
+        if content_type:
+            fields["Content-Type"] = content_type
+            conditions.append({"Content-Type": content_type})
+        post = self._s3.generate_presigned_post(self.bucket, key, Fields=fields,
+                                                Conditions=conditions, ExpiresIn=expires_in)
+        return PresignedPost(url=post["url"], fields=dict(post["fields"]))
 
     def read(self, key: str, max_bytes: int) -> StoredObject | None:
         """The object, its body only if at most ``max_bytes``; None if it is gone.

@@ -84,6 +84,16 @@ def test_curl_upload_with_the_returned_headers(stack, tmp_path):
         photo.read_bytes())
 
 
+def test_a_form_upload_is_labelled_too(stack):
+    created = create(stack, content_type="image/png")
+    form = created["post"]
+    response = requests.post(form["url"], data=form["fields"], timeout=10,
+                             files={"file": ("photo.png", image_bytes())})
+    assert response.status_code == 204
+    blob = finished(stack, created["id"])
+    assert blob["status"] == "done" and blob["labels"]
+
+
 def test_a_repeated_s3_event_gives_one_result_and_one_callback(stack):
     with CallbackReceiver() as receiver:
         created = create(stack, content_type="image/png", callback_url=receiver.url)

@@ -1,3 +1,4 @@
+import base64
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -124,3 +125,18 @@ def test_delete_removes_the_object_and_the_record(client, emulator):
         Bucket=BUCKET, Prefix=f"uploads/{created['id']}")
     assert listed["KeyCount"] == 0
     assert client.http.delete(f"/blobs/{created['id']}").status_code == 404
+
+
+def test_the_form_upload_alternative_carries_the_size_policy(client, emulator):
+    created = post_blob(client, {"content_type": "image/gif"}).json_body
+    form = created["post"]
+    assert form["fields"]["key"] == f"uploads/{created['id']}"
+    assert form["fields"]["Content-Type"] == "image/gif"
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
+    assert ["content-length-range", 1, created["max_bytes"]] in policy["conditions"]
+    response = requests.post(form["url"], data=form["fields"], timeout=10,
+                             files={"file": ("photo.gif", image_bytes(image_format="GIF"))})
+    assert response.status_code == 204, response.text
+    head = aws(emulator.endpoint_url, "s3").head_object(Bucket=BUCKET,
+                                                       Key=f"uploads/{created['id']}")
+    assert head["ContentType"] == "image/gif"
