@@ -85,8 +85,7 @@ def serve(host: str, port: int, aws_port: int, stage: str) -> int:
         except KeyboardInterrupt:
             pass
         finally:
-            for poller in pollers:
-                poller.stop()
+            stop_pollers(pollers)
             server.server.server_close()
     finally:
         emulator.stop()
@@ -117,6 +116,16 @@ def start_pollers(app: Any, environment: dict[str, str]) -> list[Any]:
     ).client("sqs", endpoint_url=environment["AWS_ENDPOINT_URL"])
     poller = QueuePoller(sqs, environment["BLOBS_QUEUE"], app.handler_map["handle_blob_event"])
     return [poller.start()]
+
+
+def stop_pollers(pollers: list[Any]) -> None:
+    """Let each poller finish its batch; a second Ctrl-C stops waiting."""
+    try:
+        for poller in pollers:
+            poller.stop()
+    except KeyboardInterrupt:
+        # The pollers are daemon threads: they end with the process.
+        pass
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
