@@ -8,6 +8,8 @@ from chalicelib import stats, wiring
 from chalicelib.caller import describe_caller
 from chalicelib.prediction import service as prediction
 from chalicelib.prediction.images import RAW_IMAGE_TYPES
+from chalicelib.settings import blobs_queue_name
+from chalicelib.uploads import blobs, processing
 from chalicelib.web import Api, StageCors, json_body
 from chalicelib.wiring import get_resource_stores, get_settings
 
@@ -117,6 +119,8 @@ def _item_response(stored: "Stored", status_code: int = 200) -> Response:
 
     headers = {} if stored.version is None else {"ETag": format_etag(stored.version)}
     return Response(body=stored.item, status_code=status_code, headers=headers)
+
+
 # Prediction routes take any Content-Type and name the accepted ones
 # themselves, so a wrong one gets this API's error shape, not Chalice's.
 @app.route("/predict", methods=["POST"], content_types=["*/*"], cors=prediction_cors)
@@ -141,3 +145,41 @@ def detect_objects() -> list[dict]:
     return prediction.detect_objects(sources, wiring.get_detector(), threshold, limits)
 
 
+@app.route("/blobs", methods=["POST"])
+def create_blob() -> Response:
+    raw = app.current_request.raw_body
+    payload = json_body(raw) if raw else None
+    settings = get_settings()
+    created = blobs.create_blob(
+        payload, wiring.get_blob_records(), wiring.get_blob_storage(),
+        expires_in=settings.blobs.upload_url_expires,
+        max_bytes=settings.blobs.max_upload_bytes,
+        allow_loopback=settings.allow_loopback_urls)
+    return Response(body=created, status_code=201,
+                    headers={"Location": f"/blobs/{created['id']}"})
+
+
+@app.route("/blobs", methods=["GET"])
+def list_blobs() -> dict:
+    return blobs.list_blobs(_query_params(), wiring.get_blob_records())
+
+
+@app.route("/blobs/{blob_id}", methods=["GET"])
+def describe_blob(blob_id: str) -> dict:
+    return blobs.describe_blob(blob_id, wiring.get_blob_records())
+
+
+@app.route("/blobs/{blob_id}", methods=["DELETE"])
+def delete_blob(blob_id: str) -> Response:
+    blobs.delete_blob(blob_id, wiring.get_blob_records(), wiring.get_blob_storage())
+    return Response(body="", status_code=204)
+
+
+# S3 → SQS → this handler (see README, "Uploads"): Chalice can package an SQS
+# event source as CloudFormation, which it cannot do for @app.on_s3_event.
+@app.on_sqs_message(queue=blobs_queue_name(), batch_size=5)
+def handle_blob_event(event) -> dict:
+    messages = ((record.to_dict()["messageId"], record.body) for record in event)
+    return processing.handle_messages(
+        messages, wiring.get_blob_processor(),
+        report_batch_item_failures=get_settings().blobs.report_batch_item_failures)

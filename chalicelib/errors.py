@@ -46,5 +46,9 @@ class PreconditionFailed(DomainError):
     """A conditional request's precondition (If-Match) does not hold."""
 
 
+class Unavailable(DomainError):
+    """A service the request depends on failed in a way that may pass; retry later."""
+
+
 class ConfigurationError(Exception):
     """The stage's configuration is missing or invalid (an operator's error)."""

@@ -30,6 +30,124 @@ class ResourceConfig(NamedTuple):
     items: tuple[dict[str, Any], ...] = ()  # memory: the items it starts with
 
 
+class _Reader:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self._environ.get(name, default)
+        if value is None or value == "":
+            raise ConfigurationError(f"environment variable {name} must be set")
+        return value
+
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self._environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"environment variable {name} must be an integer, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigurationError(
+                f"environment variable {name} must be >= {minimum}, got {value}")
+        return value
+
+    def number(self, name: str, default: float, minimum: float = float("-inf"),
+               maximum: float = float("inf")) -> float:
+        raw = self._environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"environment variable {name} must be a number, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigurationError(
+                f"environment variable {name} must be between {minimum} and {maximum}, "
+                f"got {raw!r}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._environ.get(name)
+        if raw is None or raw == "":
+            return default
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigurationError(
+            f"environment variable {name} must be true or false, got {raw!r}")
+
+
+LABELLERS = ("classifier", "rekognition")
+
+
+class BlobSettings(NamedTuple):
+    """The upload pipeline's resources and limits (see README, "Uploads")."""
+
+    bucket: str
+    table: str
+    queue: str
+    dead_letter_queue: str
+    upload_url_expires: int
+    max_upload_bytes: int
+    labeller: str
+    max_labels: int
+    callback_secret_parameter: str
+    callback_attempts: int
+    callback_backoff_seconds: float
+    callback_timeout_seconds: float
+    report_batch_item_failures: bool
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> BlobSettings:
+        """Build the upload settings; raises ConfigurationError naming the variable."""
+        reader = _Reader(environ)
+        labeller = reader.text("LABELLER", default="classifier")
+        if labeller not in LABELLERS:
+            raise ConfigurationError(
+                f"environment variable LABELLER must be one of {list(LABELLERS)}, "
+                f"got {labeller!r}")
+        backoff = reader.number("CALLBACK_BACKOFF_SECONDS", default=0.5)
+        timeout = reader.number("CALLBACK_TIMEOUT_SECONDS", default=5.0)
+        if backoff < 0 or timeout <= 0:
+            raise ConfigurationError("environment variables CALLBACK_BACKOFF_SECONDS "
+                                     "must be >= 0 and CALLBACK_TIMEOUT_SECONDS > 0")
+        return cls(
+            bucket=reader.text("BLOBS_BUCKET", default="chalice-ref-dev-blobs"),
+            table=reader.text("BLOBS_TABLE", default="chalice-ref-dev-blobs"),
+            queue=blobs_queue_name(environ),
+            dead_letter_queue=reader.text("BLOBS_DLQ",
+                                          default="chalice-ref-dev-blob-events-dlq"),
+            upload_url_expires=reader.integer("UPLOAD_URL_EXPIRES", default=300,
+                                              minimum=1),
+            max_upload_bytes=reader.integer("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024,
+                                            minimum=1),
+            labeller=labeller,
+            max_labels=reader.integer("MAX_LABELS", default=5, minimum=1),
+            callback_secret_parameter=reader.text(
+                "CALLBACK_SECRET_PARAMETER", default="/chalice-ref-dev/callback-secret"),
+            callback_attempts=reader.integer("CALLBACK_ATTEMPTS", default=3, minimum=1),
+            callback_backoff_seconds=backoff,
+            callback_timeout_seconds=timeout,
+            report_batch_item_failures=reader.flag("REPORT_BATCH_ITEM_FAILURES",
+                                                   default=True),
+        )
+
+
+def blobs_queue_name(environ: Mapping[str, str] = os.environ) -> str:
+    """The upload events queue, which app.py needs at import to register its handler.
+
+    `chalice deploy/package --stage X` put the stage's variables into the
+    environment before importing app.py, so this names the stage's queue.
+    """
+    return _Reader(environ).text("BLOBS_QUEUE", default="chalice-ref-dev-blob-events")
+
+
 class Settings(NamedTuple):
     stage: str
     stats_max_numbers: int
@@ -46,6 +164,7 @@ class Settings(NamedTuple):
     detection_threshold: float = 0.4
     allow_loopback_urls: bool = False
     cors_allow_origin: str | None = None
+    blobs: BlobSettings = BlobSettings.from_environ({})
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -69,6 +188,7 @@ class Settings(NamedTuple):
                                               minimum=0.0, maximum=1.0),
             allow_loopback_urls=reader.flag("ALLOW_LOOPBACK_URLS", default=False),
             cors_allow_origin=environ.get("CORS_ALLOW_ORIGIN") or None,
+            blobs=BlobSettings.from_environ(environ),
         )
 
 
@@ -131,56 +251,3 @@ def _seed_items(where: str, items: Any) -> tuple[dict[str, Any], ...]:
     if len(set(ids)) != len(ids):
         raise ConfigurationError(f"{where}: two items have the same id")
     return checked
-
-
-class _Reader:
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def text(self, name: str, default: str | None = None) -> str:
-        value = self._environ.get(name, default)
-        if value is None or value == "":
-            raise ConfigurationError(f"environment variable {name} must be set")
-        return value
-
-    def integer(self, name: str, default: int, minimum: int = 0) -> int:
-        raw = self._environ.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigurationError(
-                f"environment variable {name} must be an integer, got {raw!r}") from None
-        if value < minimum:
-            raise ConfigurationError(
-                f"environment variable {name} must be >= {minimum}, got {value}")
-        return value
-
-    def number(self, name: str, default: float, minimum: float = float("-inf"),
-               maximum: float = float("inf")) -> float:
-        raw = self._environ.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigurationError(
-                f"environment variable {name} must be a number, got {raw!r}") from None
-        if not minimum <= value <= maximum:
-            raise ConfigurationError(
-                f"environment variable {name} must be between {minimum} and {maximum}, "
-                f"got {raw!r}")
-        return value
-
-    def flag(self, name: str, default: bool) -> bool:
-        raw = self._environ.get(name)
-        if raw is None or raw == "":
-            return default
-        lowered = raw.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigurationError(
-            f"environment variable {name} must be true or false, got {raw!r}")

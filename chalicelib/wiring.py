@@ -16,6 +16,10 @@ from chalicelib.settings import Settings, load_settings
 if TYPE_CHECKING:
     from chalicelib.prediction.models import ImageClassifier, ObjectDetector
     from chalicelib.resources.contract import ResourceStore
+    from chalicelib.uploads.labelling import Labeller
+    from chalicelib.uploads.processing import Processor
+    from chalicelib.uploads.records import BlobRecords
+    from chalicelib.uploads.storage import BlobStorage
 
 
 @functools.cache
@@ -25,11 +29,18 @@ def get_settings() -> Settings:
 
 
 @functools.cache
-def get_dynamodb_client() -> Any:
-    """A boto3 DynamoDB client (endpoint and region from the environment)."""
+def _aws_client(service: str) -> Any:
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("dynamodb")
+    # Presigned S3 URLs must be SigV4 (SigV2 is refused by newer regions).
+    config = Config(signature_version="s3v4") if service == "s3" else None
+    return boto3.session.Session().client(service, config=config)
+
+
+def get_dynamodb_client() -> Any:
+    """The DynamoDB client (endpoint and region from the environment)."""
+    return _aws_client("dynamodb")
 
 
 # In-memory stores hold data: two threads of the local server must not each
@@ -58,12 +69,9 @@ def _build_resource_stores() -> dict[str, ResourceStore]:
     return stores
 
 
-@functools.cache
 def get_s3_client() -> Any:
     """The S3 client (built on first use; AWS_ENDPOINT_URL points it at the emulator)."""
-    import boto3
-
-    return boto3.client("s3")
+    return _aws_client("s3")
 
 
 @functools.cache
@@ -82,8 +90,64 @@ def get_detector() -> ObjectDetector:
     return load_detector(get_settings().detector_model, get_s3_client)
 
 
+@functools.cache
+def get_blob_records() -> BlobRecords:
+    """The blobs table adapter."""
+    import boto3
+
+    from chalicelib.uploads.records import BlobRecords
+
+    table = boto3.session.Session().resource("dynamodb").Table(get_settings().blobs.table)
+    return BlobRecords(table)
+
+
+@functools.cache
+def get_blob_storage() -> BlobStorage:
+    """The uploads bucket adapter."""
+    from chalicelib.uploads.storage import BlobStorage
+
+    return BlobStorage(get_s3_client(), get_settings().blobs.bucket)
+
+
+@functools.cache
+def get_labeller() -> Labeller:
+    """The stage's labeller (LABELLER=classifier|rekognition)."""
+    from chalicelib.uploads.labelling import ClassifierLabeller, RekognitionLabeller
+
+    if get_settings().blobs.labeller == "rekognition":
+        return RekognitionLabeller(_aws_client("rekognition"))
+    return ClassifierLabeller()
+
+
+@functools.cache
+def get_callback_secret() -> bytes:
+    """The callback signing secret, read from SSM once per container."""
+    from chalicelib.uploads.callbacks import read_secret
+
+    return read_secret(_aws_client("ssm"), get_settings().blobs.callback_secret_parameter)
+
+
+@functools.cache
+def get_blob_processor() -> Processor:
+    """The upload events handler's logic, with its parts."""
+    from chalicelib.uploads.processing import CallbackSettings, Processor
+
+    settings = get_settings()
+    blobs = settings.blobs
+    return Processor(
+        get_blob_records(), get_blob_storage(),
+        # Looked up per use, so the labeller and secret load only when needed.
+        labeller=lambda: get_labeller(), load_secret=lambda: get_callback_secret(),
+        max_upload_bytes=blobs.max_upload_bytes, max_labels=blobs.max_labels,
+        callback=CallbackSettings(attempts=blobs.callback_attempts,
+                                  backoff=blobs.callback_backoff_seconds,
+                                  timeout=blobs.callback_timeout_seconds,
+                                  allow_loopback=settings.allow_loopback_urls))
+
+
 def reset() -> None:
     """Forget every cached component (tests and the local stack use this)."""
-    for accessor in (get_settings, get_dynamodb_client, _build_resource_stores,
-                     get_s3_client, get_classifier, get_detector):
+    for accessor in (get_settings, _aws_client, _build_resource_stores, get_classifier,
+                     get_detector, get_blob_records, get_blob_storage, get_labeller,
+                     get_callback_secret, get_blob_processor):
         accessor.cache_clear()

@@ -84,6 +84,7 @@ def serve(host: str, port: int, aws_port: int, stage: str) -> int:
         # socketserver listens with a backlog of 5: a burst of concurrent
         # clients (a browser, a load test) would see connection resets.
         server.server.socket.listen(LISTEN_BACKLOG)
+        pollers = start_pollers(app, environment)
         _print_banner(host, port, emulator.endpoint_url, environment, stage)
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
@@ -91,11 +92,47 @@ def serve(host: str, port: int, aws_port: int, stage: str) -> int:
         except KeyboardInterrupt:
             pass
         finally:
+            stop_pollers(pollers)
             server.server.server_close()
     finally:
         emulator.stop()
     print("Stopped the API and the AWS emulator.", flush=True)
     return 0
+
+
+def start_pollers(app: Any, environment: dict[str, str]) -> list[Any]:
+    """Run the app's SQS handlers on their queues, as Lambda's event sources would."""
+    import logging
+
+    import boto3
+
+    from stack.poller import QueuePoller
+
+    if "handle_blob_event" not in app.handler_map or not environment.get("BLOBS_QUEUE"):
+        return []
+    # The handler logs each outcome at INFO; show those (not botocore's chatter).
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("chalicelib", "stack"):
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(logging.INFO)
+    sqs = boto3.session.Session(
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+        region_name=environment["AWS_DEFAULT_REGION"],
+    ).client("sqs", endpoint_url=environment["AWS_ENDPOINT_URL"])
+    poller = QueuePoller(sqs, environment["BLOBS_QUEUE"], app.handler_map["handle_blob_event"])
+    return [poller.start()]
+
+
+def stop_pollers(pollers: list[Any]) -> None:
+    """Let each poller finish its batch; a second Ctrl-C stops waiting."""
+    try:
+        for poller in pollers:
+            poller.stop()
+    except KeyboardInterrupt:
+        # The pollers are daemon threads: they end with the process.
+        pass
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:

@@ -40,10 +40,12 @@ class LocalStack:
         return self.process.returncode
 
 
-def start_local_stack(log_path: Path) -> LocalStack:
+def start_local_stack(log_path: Path, extra_env: dict[str, str] | None = None
+                      ) -> LocalStack:
     port, aws_port = free_port(), free_port()
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("AWS_")}
+    environment.update(extra_env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "stack", "run", "--port", str(port),

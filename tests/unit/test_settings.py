@@ -52,3 +52,20 @@ def test_the_stages_configure_prediction_safely():
     assert (dev.allow_loopback_urls, dev.cors_allow_origin) == (True, "*")
     assert prod.allow_loopback_urls is False
     assert prod.cors_allow_origin not in (None, "*")
+
+
+def test_upload_settings_default_to_the_dev_resources():
+    blobs = Settings.from_environ({}).blobs
+    assert (blobs.bucket, blobs.queue, blobs.upload_url_expires, blobs.labeller) == (
+        "chalice-ref-dev-blobs", "chalice-ref-dev-blob-events", 300, "classifier")
+
+
+@pytest.mark.parametrize("environ, fragment", [
+    ({"LABELLER": "magic"}, "LABELLER must be one of"),
+    ({"MAX_UPLOAD_BYTES": "0"}, "MAX_UPLOAD_BYTES must be >= 1"),
+    ({"CALLBACK_TIMEOUT_SECONDS": "0"}, "CALLBACK_TIMEOUT_SECONDS"),
+    ({"ALLOW_LOOPBACK_URLS": "perhaps"}, "ALLOW_LOOPBACK_URLS must be true or false"),
+])
+def test_malformed_upload_variables_name_themselves(environ, fragment):
+    with pytest.raises(ConfigurationError, match=fragment):
+        Settings.from_environ(environ)

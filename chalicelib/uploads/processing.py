@@ -1,0 +1,225 @@
+"""The upload events handler: S3 ObjectCreated records arriving through SQS.
+
+Each message is handled on its own.  Its outcome is one of:
+
+* processed: the blob is ``done`` or ``failed``, its callback sent once;
+* dropped: nothing to do, ever (S3's test event, a key outside the upload
+  prefix, a deleted blob, a vanished object) -- logged, and acknowledged;
+* retry: a transient failure (throttling, a dependency down) -- the message
+  is reported as a batch item failure, so SQS delivers it again and, after
+  the queue's maxReceiveCount, moves it to the dead-letter queue.
+
+Any other error propagates and fails the whole batch: the messages come back
+and, being idempotent, are handled again; a poison message ends in the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+from chalicelib.errors import Unavailable
+from chalicelib.uploads import callbacks
+from chalicelib.uploads.labelling import Labeller, NotAnImage
+from chalicelib.uploads.records import BlobRecords
+from chalicelib.uploads.storage import BlobStorage
+
+# What Lambda's SQS event source mapping does on the function's behalf.
+IAM_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+LOG = logging.getLogger(__name__)
+# Fetching, decoding and labelling one upload of at most MAX_UPLOAD_BYTES.
+LABELLING_BUDGET_SECONDS = 10.0
+UPLOAD_PREFIX = "uploads/"
+_KEY = re.compile(r"uploads/([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}"
+                  r"-[0-9a-f]{12})")
+
+
+class BatchFailed(Exception):
+    """Some messages must be retried, and partial batch responses are off."""
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    bucket: str
+    key: str
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    attempts: int
+    backoff: float
+    timeout: float
+    allow_loopback: bool
+
+
+def object_key(blob_id: str) -> str:
+    """Where a blob's upload lives: fixed prefix plus the server-made id."""
+    return UPLOAD_PREFIX + blob_id
+
+
+def blob_id_from_key(key: str) -> str | None:
+    """The blob id an object key belongs to, or None for a foreign key."""
+    match = _KEY.fullmatch(key)
+    return match.group(1) if match else None
+
+
+def parse_message(body: str) -> list[ObjectCreated]:
+    """The created objects an SQS message announces (none for S3's test event)."""
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError:
+        LOG.warning("dropped a message that is not JSON: %.200r", body)
+        return []
+    if not isinstance(payload, dict):
+        LOG.warning("dropped a message that is not an S3 event: %.200r", body)
+        return []
+    if payload.get("Event") == "s3:TestEvent":
+        LOG.info("dropped S3's test event for bucket %s", payload.get("Bucket"))
+        return []
+    created = []
+    for record in payload.get("Records") or []:
+        try:
+            if not str(record["eventName"]).startswith("ObjectCreated:"):
+                LOG.info("dropped an S3 %s event", record["eventName"])
+                continue
+            # S3 URL-encodes keys in events (a space arrives as '+').
+            created.append(ObjectCreated(bucket=record["s3"]["bucket"]["name"],
+                                         key=unquote_plus(record["s3"]["object"]["key"])))
+        except (KeyError, TypeError):
+            LOG.warning("dropped a malformed S3 record: %.200r", record)
+    if not created and not payload.get("Records"):
+        LOG.warning("dropped a message without S3 records: %.200r", body)
+    return created
+
+
+def now_text(clock: Callable[[], datetime] | None = None) -> str:
+    """An ISO 8601 UTC timestamp with microseconds; sorts as it reads."""
+    moment = clock() if clock else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Processor:
+    """Turns one created object into a finished blob and its callback."""
+
+    def __init__(self, records: BlobRecords, storage: BlobStorage,
+                 labeller: Callable[[], Labeller], load_secret: Callable[[], bytes], *,
+                 max_upload_bytes: int, max_labels: int, callback: CallbackSettings,
+                 deliver: Callable[..., callbacks.Delivery] = callbacks.deliver) -> None:
+        self._records = records
+        self._storage = storage
+        self._labeller = labeller
+        self._load_secret = load_secret
+        self._max_upload_bytes = max_upload_bytes
+        self._max_labels = max_labels
+        self._callback = callback
+        self._deliver = deliver
+
+    @property
+    def worst_case_seconds(self) -> float:
+        """How long one object may take: labelling plus every callback attempt.
+
+        A batch of the handler's batch size must fit in its function timeout,
+        or a timeout would cut a claimed callback off (a test checks prod's).
+        """
+        settings = self._callback
+        waits = settings.backoff * (2 ** (settings.attempts - 1) - 1)
+        return LABELLING_BUDGET_SECONDS + settings.attempts * settings.timeout + waits
+
+    def process(self, created: ObjectCreated) -> str:
+        """Handle one created object; returns what happened. Raises Unavailable."""
+        blob_id = blob_id_from_key(created.key)
+        if created.bucket != self._storage.bucket or blob_id is None:
+            LOG.warning("dropped an event for %s/%s: not an upload of this stage",
+                        created.bucket, created.key)
+            return "dropped"
+        record = self._records.get(blob_id)
+        if record is None:
+            # A deleted blob (or one that never existed): its upload is an
+            # orphan nobody can reach, so remove it rather than keep paying.
+            LOG.warning("dropped an event for blob %s: no such blob; removing the object",
+                        blob_id)
+            self._storage.delete(created.key)
+            return "dropped"
+        if record["status"] == "pending":
+            outcome = self._finish(blob_id, created.key)
+            if outcome == "dropped":
+                return outcome
+            record = self._records.get(blob_id)
+            if record is None:
+                LOG.warning("blob %s was deleted while it was processed", blob_id)
+                return "dropped"
+        else:
+            LOG.info("blob %s is already %s (a repeated event)", blob_id, record["status"])
+            outcome = "repeated"
+        self._send_callback(record)
+        return outcome
+
+    def _finish(self, blob_id: str, key: str) -> str:
+        stored = self._storage.read(key, self._max_upload_bytes)
+        if stored is None:
+            LOG.warning("dropped an event for blob %s: its object is gone", blob_id)
+            return "dropped"
+        if stored.content is None:
+            return self._fail(blob_id, stored.size,
+                              f"the upload is {stored.size} bytes; at most "
+                              f"{self._max_upload_bytes} bytes are accepted")
+        try:
+            labels = self._labeller().label(stored.content, self._max_labels)
+        except NotAnImage as error:
+            return self._fail(blob_id, stored.size, str(error))
+        finished = self._records.finish(blob_id, "done", now_text(), labels=labels,
+                                        size=stored.size)
+        return "done" if finished else "repeated"
+
+    def _fail(self, blob_id: str, size: int, message: str) -> str:
+        finished = self._records.finish(blob_id, "failed", now_text(), error=message,
+                                        size=size)
+        return "failed" if finished else "repeated"
+
+    def _send_callback(self, record: dict[str, Any]) -> None:
+        url = record.get("callback_url")
+        if not url or record.get("callback_state") != "pending":
+            return
+        # The secret first: failing after the claim would lose the callback.
+        secret = self._load_secret()
+        if not self._records.claim_callback(record["id"], now_text()):
+            LOG.info("the callback of blob %s is already taken", record["id"])
+            return
+        settings = self._callback
+        delivery = self._deliver(url, callbacks.callback_body(record), secret,
+                                 attempts=settings.attempts, backoff=settings.backoff,
+                                 timeout=settings.timeout,
+                                 allow_loopback=settings.allow_loopback)
+        delivered_at = (now_text(lambda: datetime.fromtimestamp(delivery.delivered_at, UTC))
+                        if delivery.delivered_at is not None else None)
+        self._records.record_callback(record["id"], delivery.state, delivery.attempts,
+                                      delivery.last_error, delivered_at, now_text())
+        LOG.info("callback of blob %s: %s after %d attempt(s)%s", record["id"],
+                 delivery.state, delivery.attempts,
+                 f" ({delivery.last_error})" if delivery.last_error else "")
+
+
+def handle_messages(messages: Iterable[tuple[str, str]], processor: Processor,
+                    report_batch_item_failures: bool = True) -> dict[str, Any]:
+    """Process ``(messageId, body)`` pairs; the Lambda partial batch response.
+
+    Raises BatchFailed instead of reporting failures when partial batch
+    responses are off (then Lambda would ignore the report and delete them).
+    """
+    failures = []
+    for message_id, body in messages:
+        try:
+            for created in parse_message(body):
+                LOG.info("%s: %s", created.key, processor.process(created))
+        except Unavailable as error:
+            LOG.warning("message %s will be retried: %s", message_id, error.message)
+            failures.append({"itemIdentifier": message_id})
+    if failures and not report_batch_item_failures:
+        raise BatchFailed(f"{len(failures)} message(s) must be retried")
+    return {"batchItemFailures": failures}
