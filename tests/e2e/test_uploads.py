@@ -2,6 +2,7 @@
 presigned PUT to the emulator's S3 → S3 notification → SQS → the local poller
 → the app's handle_blob_event → DynamoDB → GET and the signed callback."""
 
+import io
 import json
 import subprocess
 import time
@@ -14,6 +15,7 @@ from tests.e2e.conftest import start_local_stack
 from tests.support.images import image_bytes
 from tests.support.receiver import CallbackReceiver
 from tests.support.uploads import aws, callback_secret, s3_event_body, wait_until
+from training import digits
 
 BUCKET = "chalice-ref-dev-blobs"
 MAX_UPLOAD_BYTES = 1_000_000
@@ -21,8 +23,9 @@ MAX_UPLOAD_BYTES = 1_000_000
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    # Rekognition (emulated) labels here until the prediction work's classifier
-    # is merged; then this can be the shared local_stack with LABELLER=classifier.
+    # Emulated Rekognition answers known labels, which lets these tests check
+    # the pipeline's plumbing exactly; the default classifier is tested below
+    # on the shared stack.
     running = start_local_stack(tmp_path_factory.mktemp("uploads") / "stack.log",
                                 {"LABELLER": "rekognition",
                                  "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)})
@@ -150,3 +153,21 @@ def test_an_upload_for_a_deleted_blob_is_dropped_not_retried(stack):
         "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "0"
     assert requests.get(f"{stack.base_url}/blobs/{created['id']}",
                         timeout=5).status_code == 404
+
+
+def test_the_default_stack_labels_uploads_with_the_project_classifier(local_stack):
+    _, _, held_out, labels = digits.load_split()
+    # A held-out digit (never seen in training), enlarged as a photo would be.
+    buffer = io.BytesIO()
+    digits.to_image(held_out[0], 16).save(buffer, format="PNG")
+    created = create(local_stack, content_type="image/png")
+    started = time.monotonic()
+    upload = requests.put(created["upload_url"], data=buffer.getvalue(),
+                          headers=created["headers"], timeout=10)
+    assert upload.status_code == 200
+    blob = finished(local_stack, created["id"])
+    assert time.monotonic() - started < 5
+    assert blob["status"] == "done", blob
+    assert blob["labels"][0]["label"] == str(labels[0])
+    scores = [label["score"] for label in blob["labels"]]
+    assert len(scores) == 5 and scores == sorted(scores, reverse=True)

@@ -2,16 +2,18 @@
 
 import pytest
 
+from chalicelib.prediction.models import load_classifier
+from chalicelib.settings import DEFAULT_CLASSIFIER_MODEL
 from chalicelib.uploads.labelling import ClassifierLabeller, NotAnImage, RekognitionLabeller
-from tests.support.images import ColourClassifier, image_bytes
+from tests.support.images import image_bytes
 from tests.support.uploads import aws
 
 
 @pytest.fixture(params=["classifier", "rekognition"])
 def labeller(request, emulator):
     if request.param == "classifier":
-        # Stand-in until the prediction work's classifier is merged.
-        return ClassifierLabeller(ColourClassifier)
+        classifier = load_classifier(DEFAULT_CLASSIFIER_MODEL)
+        return ClassifierLabeller(lambda: classifier)
     return RekognitionLabeller(aws(emulator.endpoint_url, "rekognition"))
 
 
