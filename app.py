@@ -9,7 +9,6 @@ from chalicelib.caller import describe_caller
 from chalicelib.prediction import service as prediction
 from chalicelib.prediction.images import RAW_IMAGE_TYPES
 from chalicelib.settings import blobs_queue_name
-from chalicelib.uploads import blobs, processing
 from chalicelib.web import Api, StageCors, json_body
 from chalicelib.wiring import get_resource_stores, get_settings
 
@@ -145,8 +144,12 @@ def detect_objects() -> list[dict]:
     return prediction.detect_objects(sources, wiring.get_detector(), threshold, limits)
 
 
+# The upload views import chalicelib.uploads on first use (it pulls in hashing,
+# sockets and URL checks), so that other routes' cold starts do not pay for it.
 @app.route("/blobs", methods=["POST"])
 def create_blob() -> Response:
+    from chalicelib.uploads import blobs
+
     raw = app.current_request.raw_body
     payload = json_body(raw) if raw else None
     settings = get_settings()
@@ -161,16 +164,22 @@ def create_blob() -> Response:
 
 @app.route("/blobs", methods=["GET"])
 def list_blobs() -> dict:
+    from chalicelib.uploads import blobs
+
     return blobs.list_blobs(_query_params(), wiring.get_blob_records())
 
 
 @app.route("/blobs/{blob_id}", methods=["GET"])
 def describe_blob(blob_id: str) -> dict:
+    from chalicelib.uploads import blobs
+
     return blobs.describe_blob(blob_id, wiring.get_blob_records())
 
 
 @app.route("/blobs/{blob_id}", methods=["DELETE"])
 def delete_blob(blob_id: str) -> Response:
+    from chalicelib.uploads import blobs
+
     blobs.delete_blob(blob_id, wiring.get_blob_records(), wiring.get_blob_storage())
     return Response(body="", status_code=204)
 
@@ -179,6 +188,8 @@ def delete_blob(blob_id: str) -> Response:
 # event source as CloudFormation, which it cannot do for @app.on_s3_event.
 @app.on_sqs_message(queue=blobs_queue_name(), batch_size=5)
 def handle_blob_event(event) -> dict:
+    from chalicelib.uploads import processing
+
     messages = ((record.to_dict()["messageId"], record.body) for record in event)
     return processing.handle_messages(
         messages, wiring.get_blob_processor(),

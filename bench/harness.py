@@ -26,7 +26,7 @@ sys.path.insert(1, {root!r})
 import importlib
 module = importlib.import_module({module!r})
 handler = getattr(module, {handler!r})
-event = json.loads({event!r})
+event = json.loads(sys.stdin.read())
 response = handler(event, None)
 elapsed = time.perf_counter() - started
 import resource
@@ -49,9 +49,9 @@ class Side:
     def cold(self, event: dict[str, Any]) -> dict[str, Any]:
         """Serve ``event`` in a fresh interpreter; returns seconds, status, body."""
         probe = _COLD_PROBE.format(app_dir=str(self.app_dir), root=str(ROOT),
-                                   module=self.module, handler=self.handler,
-                                   event=json.dumps(event))
-        result = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                                   module=self.module, handler=self.handler)
+        result = subprocess.run([sys.executable, "-c", probe], input=json.dumps(event),
+                                capture_output=True,
                                 text=True, cwd=str(self.app_dir), check=False,
                                 env=_clean_environment())
         if result.returncode != 0:

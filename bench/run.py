@@ -122,6 +122,106 @@ def stats_1m_vs_floor(repeat: int) -> Row:
     return Row.ratio("stats_1m_vs_floor", ours_time / floor_time, "<= 1.5")
 
 
+def _sixteen_images() -> tuple[list[bytes], bytes, str]:
+    """16 noisy 295x295 PNGs (~4.2 MB as one form): realistic, incompressible."""
+    from requests_toolbelt import MultipartEncoder
+
+    from tests.support.pictures import noise
+
+    images = [noise((295, 295), seed=index) for index in range(16)]
+    encoder = MultipartEncoder(fields=[("image", (f"{index}.png", data, "image/png"))
+                                       for index, data in enumerate(images)])
+    return images, encoder.to_string(), encoder.content_type
+
+
+def multipart_rows(repeat: int) -> list[Row]:
+    from requests_toolbelt.multipart.decoder import MultipartDecoder
+
+    from chalicelib.prediction.multipart import parse_form
+
+    images, body, content_type = _sixteen_images()
+
+    def ours() -> list[bytes]:
+        return [part.content for part in parse_form(body, content_type, max_parts=16)]
+
+    def toolbelt() -> list[bytes]:
+        return [part.content for part in MultipartDecoder(body, content_type).parts]
+
+    def memcpy() -> bytes:
+        return bytearray(body)
+
+    if not ours() == toolbelt() == images:
+        raise AssertionError("multipart: the parsers disagree about the parts")
+    ours_time, toolbelt_time = alternate(lambda: per_call(ours, repeat),
+                                         lambda: per_call(toolbelt, repeat), rounds=3)
+    ours_again, copy_time = alternate(lambda: per_call(ours, repeat),
+                                      lambda: per_call(memcpy, repeat), rounds=3)
+    # Throughput ratios (higher is better): time of the other ÷ time of ours.
+    return [Row.ratio("multipart_vs_toolbelt", toolbelt_time / ours_time, ">= 1.0"),
+            Row.ratio("multipart_vs_memcpy", copy_time / ours_again, "report")]
+
+
+def batch_predict_vs_loop(repeat: int) -> Row:
+    """/predict with 16 images through the entry point ÷ the seed's per-image loop."""
+    import base64
+    import io
+
+    from PIL import Image
+    from requests_toolbelt.multipart.decoder import MultipartDecoder
+
+    from app import app
+    from chalicelib import wiring
+    from tests.support.events import api_event
+
+    _, body, content_type = _sixteen_images()
+    ours = OURS.load()
+    event = api_event(app, "POST", "/predict?top_k=5", headers={"Content-Type": content_type},
+                      body=body, base64_body=True)
+    classifier = wiring.get_classifier()
+
+    def seed_loop() -> list[list[dict[str, Any]]]:
+        # The seed's handler: base64-decode API Gateway's body, split it with
+        # MultipartDecoder, then decode each image and run the model on it alone.
+        results = []
+        raw = base64.b64decode(event["body"])
+        for part in MultipartDecoder(raw, content_type).parts:
+            image = Image.open(io.BytesIO(part.content)).convert("RGB")
+            results.append(classifier.classify([image], top_k=5)[0])
+        return results
+
+    answer = json.loads(ours(dict(event), None)["body"])
+    if [entry["predictions"] for entry in answer] != _rounded(seed_loop()):
+        raise AssertionError("batch_predict: /predict and the per-image loop disagree")
+    ours_time, loop_time = alternate(lambda: per_call(lambda: ours(dict(event), None), repeat),
+                                     lambda: per_call(seed_loop, repeat), rounds=3)
+    return Row.ratio("batch_predict_vs_loop", loop_time / ours_time, ">= 2.0")
+
+
+def _rounded(results: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    return [[{"label": item["label"], "score": item["score"]} for item in entry]
+            for entry in results]
+
+
+def predict16_peak_rss(lambda_memory_mb: int) -> Row:
+    from app import app
+    from tests.support.events import api_event
+
+    _, body, content_type = _sixteen_images()
+    event = api_event(app, "POST", "/predict", headers={"Content-Type": content_type},
+                      body=body, base64_body=True)
+    outcome = OURS.cold(event)
+    if outcome["status"] != 200 or len(json.loads(outcome["body"])) != 16:
+        raise AssertionError("predict16: /predict did not answer 16 entries")
+    peak = outcome["maxrss_kb"] / 1024
+    return Row("predict16_peak_rss_mb", round(peak, 1), "MB", f"<= {lambda_memory_mb}",
+               peak <= lambda_memory_mb)
+
+
+def _prod_memory_mb() -> int:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return int(config["stages"]["prod"]["lambda_memory_size"])
+
+
 def run_all(quick: bool) -> list[Row]:
     rounds, repeat = (3, 5) if quick else (15, 200)
     heavy_repeat = 1 if quick else 5
@@ -133,6 +233,9 @@ def run_all(quick: bool) -> list[Row]:
                    "/stats?" + "&".join(f"numbers={n}" for n in range(1, 101)), "<= 0.5",
                    repeat),
         stats_1m_vs_floor(heavy_repeat),
+        *multipart_rows(repeat),
+        batch_predict_vs_loop(heavy_repeat if quick else 20),
+        predict16_peak_rss(_prod_memory_mb()),
     ]
 
 
