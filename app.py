@@ -5,6 +5,9 @@ from chalicelib.web import Api, json_body
 from chalicelib.wiring import get_settings
 
 app = Api(app_name="chalice-reference-api")
+# API Gateway hands these request bodies to Lambda as bytes (base64) instead of
+# text: multipart image uploads and raw images (README, "Deploying").
+app.api.binary_types.extend(["multipart/form-data", "image/*"])
 
 
 @app.route("/health", methods=["GET"])
