@@ -31,7 +31,8 @@ PARAMETER_SOURCES = {
 }
 
 
-def merge_template(project_dir: Path, stage: str, app: Any) -> dict[str, Any]:
+def merge_template(project_dir: Path, stage: str, app: Any,
+                   log_retention: bool = False) -> dict[str, Any]:
     """resources.json with the stage's resource names as parameter defaults.
 
     Chalice names an ``@app.on_sqs_message`` queue by name only, so CloudFormation
@@ -51,6 +52,11 @@ def merge_template(project_dir: Path, stage: str, app: Any) -> dict[str, Any]:
                                                           ["QueueName"]["Ref"]]): logical_id
               for logical_id, resource in template["Resources"].items()
               if resource["Type"] == "AWS::SQS::Queue"}
+    if app.routes and log_retention:
+        # Chalice 1.34 names the API handler's log group after "${ApiHandler}",
+        # a resource that does not exist (the function is "APIHandler").
+        template["Resources"]["ApiHandlerLogGroup"] = {"Properties": {
+            "LogGroupName": {"Fn::Sub": "/aws/lambda/${APIHandler}"}}}
     for source in app.event_sources:
         if isinstance(source, SQSEventConfig) and source.queue in queues:
             function = template["Resources"].setdefault(to_cfn_resource_name(source.name),
@@ -79,10 +85,12 @@ def chalice_package(project_dir: Path, out_dir: Path, stage: str) -> None:
     """Run ``chalice package`` with the stage's merge template; raises CalledProcessError."""
     from stack.run import stage_config
 
-    app = stage_config(stage, {}, project_dir).chalice_app
+    config = stage_config(stage, {}, project_dir)
+    app = config.chalice_app
     merged = project_dir / "build" / f"merge-template-{stage}.json"
     merged.parent.mkdir(parents=True, exist_ok=True)
-    merged.write_text(json.dumps(merge_template(project_dir, stage, app), indent=2))
+    merged.write_text(json.dumps(merge_template(
+        project_dir, stage, app, log_retention=bool(config.log_retention_in_days)), indent=2))
     if out_dir.exists():
         shutil.rmtree(out_dir)  # no stale file of an older build may survive
     subprocess.run([chalice_executable(), "--project-dir", str(project_dir), "package",
