@@ -71,6 +71,8 @@ SLIM_RULES: tuple[Rule, ...] = (
     Rule("build-time sources and headers (type stubs, Cython, C/C++)",
          ("*.pyi", "*.pxd", "*.pyx", "*.pxi", "*.h", "*.hpp", "*.c", "*.cpp",
           "*.f", "*.f90", "numpy/_core/include/*", "numpy/_core/lib/*")),
+    Rule("installers' file lists (pip uninstall only; importlib.metadata reads METADATA)",
+         ("*.dist-info/RECORD",)),
     Rule("onnxruntime's C API library: the Python binding links the runtime "
          "statically (no DT_NEEDED on it)", ("onnxruntime/capi/libonnxruntime.so*",)),
     Rule("onnxruntime's offline model tools (need sympy/onnx, not shipped)",
