@@ -45,6 +45,10 @@ EXCLUDED_DISTRIBUTIONS = {
 }
 
 
+DROPPED_SCIPY_SUBPACKAGES = ("cluster", "datasets", "differentiate", "fftpack", "io",
+                             "misc", "odr", "signal")
+
+
 @dataclass(frozen=True)
 class Rule:
     """Paths (fnmatch patterns relative to vendor/) removed, and why."""
@@ -86,12 +90,8 @@ SLIM_RULES: tuple[Rule, ...] = (
           "pillow.libs/libbrotli*")),
     Rule("scipy subpackages outside scipy.stats' import closure (checked by "
          "tests/package: no shipped module imports them)",
-         tuple(f"scipy/{name}/*" for name in
-               ("cluster", "datasets", "differentiate", "fftpack", "io", "misc", "odr",
-                "signal"))),
+         tuple(f"scipy/{name}/*" for name in DROPPED_SCIPY_SUBPACKAGES)),
 )
-DROPPED_SCIPY_SUBPACKAGES = ("cluster", "datasets", "differentiate", "fftpack", "io",
-                             "misc", "odr", "signal")
 
 
 @dataclass

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ from stack.policy import (
     policy_path,
     render,
     resource_arns,
+    stage_environment,
 )
 from tests.support import aws_calls
 
@@ -26,13 +28,49 @@ def test_committed_policy_is_what_make_policy_generates():
         "the policy is stale: run `make policy` and commit .chalice/policy-prod.json")
 
 
-def test_no_wildcard_resource_for_s3_dynamodb_or_sqs():
-    for statement in PROD["Statement"]:
+def assert_scoped_to_stage_names(policy, environment):
+    names = {value for name, value in environment.items() if name.startswith("BLOBS_")}
+    names |= {spec["table"] for spec in json.loads(environment.get("RESOURCES", "{}")
+                                                     ).values() if "table" in spec}
+    for statement in policy["Statement"]:
         services = {action.split(":")[0] for action in statement["Action"]}
         if services & {"s3", "dynamodb", "sqs"}:
-            assert all(resource not in ("*", "arn:aws:s3:::*")
-                       and not resource.endswith((":table/*", ":*:*:*"))
-                       for resource in statement["Resource"]), statement
+            for resource in statement["Resource"]:
+                assert resource != "*" and any(
+                    re.search(rf"[:/]{re.escape(name)}(/|$)", resource) for name in names
+                ), resource
+
+
+def test_no_wildcard_resource_for_s3_dynamodb_or_sqs():
+    assert_scoped_to_stage_names(PROD, stage_environment("prod"))
+
+
+def test_declared_grants_become_statements_on_the_stage_names(monkeypatch):
+    grants = [("chalicelib.uploads", iam.Grant(
+                  ("s3:PutObject", "s3:GetObject"),
+                  iam.s3_objects("BLOBS_BUCKET", prefix="uploads/"))),
+              ("chalicelib.uploads", iam.Grant(("dynamodb:PutItem", "dynamodb:Query"),
+                                               iam.dynamodb_table("BLOBS_TABLE", True))),
+              ("chalicelib.resources", iam.Grant(("dynamodb:GetItem",),
+                                                 iam.dynamodb_resource_tables())),
+              ("chalicelib.uploads", iam.Grant(("sqs:SendMessage",),
+                                               iam.sqs_queue("BLOBS_QUEUE"))),
+              ("chalicelib.prediction", iam.Grant(("s3:GetObject",),
+                                                  iam.s3_uri_objects("CLASSIFIER_MODEL")))]
+    monkeypatch.setattr("stack.policy.declared_grants", lambda: grants)
+    environment = stage_environment("prod")
+    policy = build_policy("prod", environment=environment)
+    assert_scoped_to_stage_names(policy, environment)
+    bucket, table = environment["BLOBS_BUCKET"], environment["BLOBS_TABLE"]
+    assert allows(policy, "s3:PutObject", [f"arn:aws:s3:::{bucket}/uploads/abc"])
+    assert not allows(policy, "s3:PutObject", [f"arn:aws:s3:::{bucket}/other"])
+    assert allows(policy, "dynamodb:Query",
+                  [f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}/index/by-created"])
+    assert not allows(policy, "dynamodb:DeleteItem", [f"arn:aws:dynamodb:*:*:table/{table}"])
+    users = json.loads(environment["RESOURCES"])["users"]["table"]
+    assert allows(policy, "dynamodb:GetItem", [f"arn:aws:dynamodb:*:*:table/{users}"])
+    # CLASSIFIER_MODEL is not an S3 URI in prod: no statement for it.
+    assert len(policy["Statement"]) == 1 + 4
 
 
 def test_prod_stage_uses_the_generated_policy_file():
