@@ -19,7 +19,10 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import json
+import os
 import pkgutil
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -66,19 +69,42 @@ def declared_grants() -> list[tuple[str, iam.Grant]]:
     return grants
 
 
-def platform_grants(app: Any, app_name: str, stage: str) -> list[tuple[str, iam.Grant]]:
-    """What Lambda needs for the app's functions: their logs and their SQS queues."""
-    from chalice.app import SQSEventConfig
+def platform_grants(sqs_sources: list[tuple[str, str]], app_name: str,
+                    stage: str) -> list[tuple[str, iam.Grant]]:
+    """What Lambda needs for the app's functions: their logs and their SQS queues.
 
+    ``sqs_sources`` are (function name, queue ARN) pairs, see :func:`sqs_sources`.
+    """
     logs = iam.Grant(_LOG_ACTIONS, lambda environment: (
         f"arn:aws:logs:*:*:log-group:/aws/lambda/{app_name}-{stage}*",))
     grants = [("lambda", logs)]
-    for source in app.event_sources:
-        if isinstance(source, SQSEventConfig):
-            arn = source.queue_arn or f"arn:aws:sqs:*:*:{source.queue}"
-            grants.append((f"sqs-source-{source.name}",
-                           iam.Grant(_SQS_POLLING, lambda environment, arn=arn: (arn,))))
+    for name, arn in sqs_sources:
+        grants.append((f"sqs-source-{name}",
+                       iam.Grant(_SQS_POLLING, lambda environment, arn=arn: (arn,))))
     return grants
+
+
+def sqs_sources(app: Any) -> list[tuple[str, str]]:
+    """(function name, queue ARN) of every ``@app.on_sqs_message`` handler of ``app``."""
+    from chalice.app import SQSEventConfig
+
+    return [(source.name, source.queue_arn or f"arn:aws:sqs:*:*:{source.queue}")
+            for source in app.event_sources if isinstance(source, SQSEventConfig)]
+
+
+def stage_sqs_sources(environment: Mapping[str, str],
+                      project_dir: Path = PROJECT_DIR) -> list[tuple[str, str]]:
+    """:func:`sqs_sources` of app.py imported with the stage's environment.
+
+    In a fresh interpreter: handlers may name their queue from the environment
+    at import time, and this process may have imported app.py for another stage.
+    """
+    code = ("import json, app, stack.policy as p; "
+            "print(json.dumps(p.sqs_sources(app.app)))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=project_dir, check=True,
+                            capture_output=True, text=True,
+                            env={**os.environ, **environment, "PYTHONPATH": str(project_dir)})
+    return [tuple(pair) for pair in json.loads(result.stdout)]
 
 
 def stage_environment(stage: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
@@ -92,15 +118,14 @@ def stage_environment(stage: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
 def build_policy(stage: str, project_dir: Path = PROJECT_DIR,
                  environment: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The policy document of ``stage``: one statement per declared grant."""
-    from app import app
-
     config = json.loads((project_dir / ".chalice" / "config.json").read_text())
     environment = environment if environment is not None else stage_environment(
         stage, project_dir)
     statements = []
     seen: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
-    for source, grant in [*platform_grants(app, config["app_name"], stage),
-                          *declared_grants()]:
+    platform = platform_grants(stage_sqs_sources(environment, project_dir),
+                               config["app_name"], stage)
+    for source, grant in [*platform, *declared_grants()]:
         resources = tuple(sorted(set(grant.resource(environment))))
         actions = tuple(sorted(set(grant.actions)))
         if not resources or (actions, resources) in seen:
@@ -155,6 +180,8 @@ def resource_arns(service: str, params: Mapping[str, Any]) -> tuple[str, ...]:
         return (f"arn:aws:sqs:*:*:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[-1]}",)
     if service == "sqs" and params.get("QueueName"):
         return (f"arn:aws:sqs:*:*:{params['QueueName']}",)
+    if service == "ssm" and params.get("Name"):
+        return (f"arn:aws:ssm:*:*:parameter/{params['Name'].lstrip('/')}",)
     return ()
 
 
@@ -178,7 +205,6 @@ def _matches_any(value: str, patterns: str | list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(prog="python -m stack policy", description=__doc__)
     parser.add_argument("--stage", action="append", choices=POLICY_STAGES)

@@ -63,14 +63,17 @@ def test_provisioning_creates_every_planned_resource(deployed, emulator):
         sqs.get_queue_url(QueueName=getattr(queue, "name", queue))
 
 
-def test_deploy_creates_the_role_with_the_generated_policy(deployed, emulator):
+def test_deploy_creates_roles_with_the_generated_policy(deployed, emulator):
     iam = client(emulator, "iam")
-    [role] = [role["RoleName"] for role in iam.list_roles()["Roles"]
-              if role["RoleName"].startswith(f"{APP_NAME}-prod")]
-    [policy_name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
-    document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
-    document = json.loads(document) if isinstance(document, str) else document
-    assert document == json.loads(policy_path("prod").read_text())
+    roles = [role["RoleName"] for role in iam.list_roles()["Roles"]
+             if role["RoleName"].startswith(f"{APP_NAME}-prod")]
+    assert roles
+    for role in roles:  # one per function
+        [policy_name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)[
+            "PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        assert document == json.loads(policy_path("prod").read_text())
 
 
 def test_deploy_creates_the_function_as_configured(deployed, emulator):

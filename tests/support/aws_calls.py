@@ -37,18 +37,30 @@ def initialize_client_plugin(client: Any) -> None:
         if not path:
             return
         presigned = bool(context.get("is_presign_request"))
+        # generate_presigned_post signs against CreateBucket's model and passes
+        # only the bucket: the key is an argument of the method up the stack.
+        post_key = _presigned_post_key(sys._getframe(1)) if presigned else None
+        addressed = _addressed(params)
+        if post_key is not None:
+            addressed["Key"] = post_key
         entry = {
             "pid": os.getpid(), "service": service, "operation": model.name,
             "region": region, "presigned": presigned,
-            # generate_presigned_post signs against CreateBucket's model.
-            "presigned_post": presigned and model.name == "CreateBucket"
-            and "Key" not in params,
-            "params": _addressed(params), **caller(sys._getframe(1)),
+            "presigned_post": post_key is not None,
+            "params": addressed, **caller(sys._getframe(1)),
         }
         with open(path, "a", encoding="utf-8") as log:
             log.write(json.dumps(entry) + "\n")
 
     client.meta.events.register("provide-client-params", record)
+
+
+def _presigned_post_key(frame: Any) -> str | None:
+    while frame is not None:
+        if frame.f_code.co_name == "generate_presigned_post":
+            return str(frame.f_locals.get("Key"))
+        frame = frame.f_back
+    return None
 
 
 def caller(frame: Any) -> dict[str, str]:
