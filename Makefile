@@ -41,4 +41,4 @@ policy: $(STAMP)
 	$(BIN)/python -m stack policy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build .chalice/deployments
