@@ -82,12 +82,12 @@ SLIM_RULES: tuple[Rule, ...] = (
     Rule("onnxruntime's offline model tools (need sympy/onnx, not shipped)",
          ("onnxruntime/transformers/*", "onnxruntime/quantization/*",
           "onnxruntime/tools/*")),
-    Rule("Pillow's AVIF codec and font rendering: the API decodes the common raster "
-         "formats only (fewer decoders, smaller attack surface); Pillow reports AVIF "
-         "as unsupported when _avif is missing",
+    Rule("Pillow's AVIF codec, font rendering (ImageFont) and colour management "
+         "(ImageCms): the API decodes JPEG, PNG, WebP, GIF and BMP only (fewer decoders, "
+         "smaller attack surface); Pillow reports the missing ones as unsupported",
          ("PIL/_avif.*.so", "pillow.libs/libavif-*", "PIL/_imagingft.*.so",
           "pillow.libs/libfreetype-*", "pillow.libs/libharfbuzz-*",
-          "pillow.libs/libbrotli*")),
+          "pillow.libs/libbrotli*", "PIL/_imagingcms.*.so")),
     Rule("scipy subpackages outside scipy.stats' import closure (checked by "
          "tests/package: no shipped module imports them)",
          tuple(f"scipy/{name}/*" for name in DROPPED_SCIPY_SUBPACKAGES)),

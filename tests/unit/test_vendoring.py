@@ -22,6 +22,7 @@ def removed_by(relative: str) -> str | None:
     "onnxruntime/capi/libonnxruntime.so.1.23.2",
     "onnxruntime/transformers/fusion_attention.py",
     "PIL/_avif.cpython-312-x86_64-linux-gnu.so",
+    "PIL/_imagingcms.cpython-312-x86_64-linux-gnu.so",
     "numpy/_core/_simd.cpython-312-x86_64-linux-gnu.so",
     "numpy-2.3.5.dist-info/RECORD",
 ])
