@@ -10,7 +10,7 @@ PORT   ?= 8000
 AWS_PORT ?= 5050
 PYTEST_ARGS ?=
 
-.PHONY: run test lint unit functional e2e bench models clean
+.PHONY: run test lint unit functional e2e bench models package policy clean
 
 $(STAMP): requirements.txt requirements-vendor.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v in ((3, 12), (3, 13)) else "Python 3.12 or 3.13 is required (Lambda runtime python3.12/3.13); $(PYTHON) is %d.%d. Install one, or run: make PYTHON=python3.12 ..." % v)'
@@ -39,5 +39,15 @@ models: $(STAMP)
 	$(BIN)/python -m training.train_classifier
 	$(BIN)/python -m training.train_detector
 
+# vendor/ from the manylinux wheels pinned in requirements-vendor.txt (cached
+# in build/wheels), slimmed; then `chalice package` of the prod stage with
+# resources.json merged in: build/package/{deployment.zip,layer-deployment.zip,sam.json}.
+package: $(STAMP)
+	$(BIN)/python -m stack package
+
+# .chalice/policy-prod.json from the IAM_GRANTS the chalicelib modules declare.
+policy: $(STAMP)
+	$(BIN)/python -m stack policy
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build .chalice/deployments

@@ -234,3 +234,33 @@ def ensure_secret_parameter(ssm: Any, name: str) -> None:
                           Description="HMAC-SHA256 key signing upload callbacks")
     except ssm.exceptions.ParameterAlreadyExists:
         pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m stack provision --stage prod``: create the stage's resources in AWS.
+
+    Uses the ordinary AWS credential chain (profile, environment, role) and
+    region; safe to run again, it only creates what is missing.
+    """
+    import argparse
+    import sys
+    from pathlib import Path
+
+    import boto3
+
+    parser = argparse.ArgumentParser(prog="python -m stack provision",
+                                     description=main.__doc__)
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan, create nothing")
+    args = parser.parse_args(argv)
+    project_dir = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(project_dir))
+    from stack.policy import stage_environment
+
+    plan = plan_for_stage(stage_environment(args.stage, project_dir))
+    print(f"stage {args.stage}: {plan}", flush=True)
+    if not args.dry_run:
+        apply_plan(plan, boto3.session.Session())
+        print("provisioned (existing resources were left as they are)", flush=True)
+    return 0

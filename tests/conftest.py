@@ -12,6 +12,9 @@ import pytest
 from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION, Emulator
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Records every AWS call made during the run; tests/test_app_aws_calls.py
+# checks the app's calls against the generated IAM policy, last.
+pytest_plugins = ("tests.support.policy_check",)
 
 
 @pytest.fixture(scope="session")

@@ -21,14 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import iam
 from chalicelib.errors import ConfigurationError, InvalidInput
 from chalicelib.prediction import geometry
 
 if TYPE_CHECKING:
     from PIL import Image
 
-# What the code below needs from IAM: reading a model and its manifest from S3.
-IAM_ACTIONS = ("s3:GetObject",)
+IAM_GRANTS = (
+    iam.Grant(("s3:GetObject",), iam.s3_uri_objects("CLASSIFIER_MODEL", "DETECTOR_MODEL"),
+              why="models configured as s3:// URIs are downloaded at first use"),
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TASKS = ("classification", "detection")

@@ -16,6 +16,7 @@ from typing import Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib import iam
 from chalicelib.resources.contract import Filter, Item, ListQuery, Page, Stored, new_version
 from chalicelib.resources.errors import ItemExists, ItemTooLarge, UnknownItem, VersionMismatch
 from chalicelib.resources.items import (
@@ -28,12 +29,9 @@ from chalicelib.resources.items import (
 
 # What this adapter calls; the deployment's IAM policy grants exactly these on
 # the configured tables.
-IAM_ACTIONS = (
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Scan",
+IAM_GRANTS = (
+    iam.Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+               "dynamodb:DeleteItem", "dynamodb:Scan"), iam.dynamodb_resource_tables()),
 )
 
 # With filters, a scan may find few matches per call: read bigger batches, but

@@ -20,10 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import netguard
+from chalicelib import iam, netguard
 
-# Reading the SecureString: ssm:GetParameter, and kms:Decrypt on its key.
-IAM_ACTIONS = ("ssm:GetParameter", "kms:Decrypt")
+# The SecureString is encrypted with the account's aws/ssm key, which SSM may
+# use on the caller's behalf; a customer-managed key would need kms:Decrypt.
+IAM_GRANTS = (
+    iam.Grant(("ssm:GetParameter",), iam.ssm_parameter("CALLBACK_SECRET_PARAMETER")),
+)
 SIGNATURE_HEADER = "X-Signature-SHA256"
 TIMESTAMP_HEADER = "X-Signature-Timestamp"
 REPLAY_WINDOW_SECONDS = 300

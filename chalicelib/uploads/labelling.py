@@ -11,7 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-IAM_ACTIONS = ("rekognition:DetectLabels",)
+from chalicelib import iam
+
+IAM_GRANTS = (
+    # DetectLabels on image bytes has no resource type in IAM.
+    iam.Grant(("rekognition:DetectLabels",),
+              iam.only_when("LABELLER", "rekognition", iam.any_resource())),
+)
 # Large enough for any camera, small enough that a decompression bomb (a tiny
 # PNG declaring 100k x 100k pixels) is refused before it is decoded.
 MAX_PIXELS = 50_000_000

@@ -30,8 +30,6 @@ from chalicelib.uploads.labelling import Labeller, NotAnImage
 from chalicelib.uploads.records import BlobRecords
 from chalicelib.uploads.storage import BlobStorage
 
-# What Lambda's SQS event source mapping does on the function's behalf.
-IAM_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 LOG = logging.getLogger(__name__)
 # Fetching, decoding and labelling one upload of at most MAX_UPLOAD_BYTES.
 LABELLING_BUDGET_SECONDS = 10.0

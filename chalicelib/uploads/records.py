@@ -11,11 +11,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from chalicelib import iam
 from chalicelib.errors import Conflict
 from chalicelib.uploads.aws import error_code, transient_as_unavailable
 
-IAM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
-               "dynamodb:DeleteItem", "dynamodb:Query")
+IAM_GRANTS = (
+    iam.Grant(("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
+               "dynamodb:DeleteItem", "dynamodb:Query"),
+              iam.dynamodb_table("BLOBS_TABLE", indexes=True)),
+)
 # The listing index (and its ARN, ``<table>/index/by-created``) the Query uses.
 LISTING_INDEX = "by-created"
 # Every blob shares this partition of the listing index, sorted by created_at.

@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import iam
 from chalicelib.uploads.aws import error_code, transient_as_unavailable
 
 # s3:PutObject is what the presigned PUT exercises: the URL carries the
 # function role's signature.  s3:ListBucket (on the bucket) makes a missing
 # key answer 404 rather than 403, so a vanished object is told from a denial.
-IAM_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket")
+IAM_GRANTS = (
+    iam.Grant(("s3:PutObject", "s3:GetObject", "s3:DeleteObject"),
+              iam.s3_objects("BLOBS_BUCKET", prefix="uploads/")),
+    iam.Grant(("s3:ListBucket",), iam.s3_bucket("BLOBS_BUCKET")),
+)
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
 

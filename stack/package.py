@@ -1,0 +1,139 @@
+"""`make package`: vendor the compiled dependencies, then `chalice package` the stage.
+
+The output folder holds what CloudFormation deploys: ``deployment.zip`` (the
+function: app.py and chalicelib), ``layer-deployment.zip`` (Chalice's
+automatic layer: requirements.txt and vendor/) and ``sam.json`` (the whole
+stack, merged with ``resources.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from stack.vendoring import PROJECT_DIR, WHEEL_CACHE, vendor
+
+MERGE_TEMPLATE = "resources.json"
+# resources.json's parameters and where each stage's value comes from: the
+# names live once, in the stage's environment in .chalice/config.json.
+PARAMETER_SOURCES = {
+    "BlobsBucketName": "BLOBS_BUCKET",
+    "BlobsTableName": "BLOBS_TABLE",
+    "BlobsQueueName": "BLOBS_QUEUE",
+    "BlobsDeadLetterQueueName": "BLOBS_DLQ",
+    "UsersTableName": "RESOURCES.users.table",
+}
+
+
+def merge_template(project_dir: Path, stage: str, app: Any,
+                   log_retention: bool = False) -> dict[str, Any]:
+    """resources.json with the stage's resource names as parameter defaults.
+
+    Chalice names an ``@app.on_sqs_message`` queue by name only, so CloudFormation
+    cannot see that the handler's event source needs the queue: the handler's
+    function gets a DependsOn on every queue of the template it reads from.
+    """
+    from chalice.app import SQSEventConfig
+    from chalice.utils import to_cfn_resource_name
+
+    from stack.policy import stage_environment
+
+    template = json.loads((project_dir / MERGE_TEMPLATE).read_text())
+    environment = stage_environment(stage, project_dir)
+    for name, parameter in template.get("Parameters", {}).items():
+        parameter["Default"] = _stage_value(environment, PARAMETER_SOURCES[name])
+    queues = {_stage_value(environment, PARAMETER_SOURCES[resource["Properties"]
+                                                          ["QueueName"]["Ref"]]): logical_id
+              for logical_id, resource in template["Resources"].items()
+              if resource["Type"] == "AWS::SQS::Queue"}
+    if app.routes and log_retention:
+        # Chalice 1.34 names the API handler's log group after "${ApiHandler}",
+        # a resource that does not exist (the function is "APIHandler").
+        template["Resources"]["ApiHandlerLogGroup"] = {"Properties": {
+            "LogGroupName": {"Fn::Sub": "/aws/lambda/${APIHandler}"}}}
+    for source in app.event_sources:
+        if isinstance(source, SQSEventConfig) and source.queue in queues:
+            function = template["Resources"].setdefault(to_cfn_resource_name(source.name),
+                                                        {})
+            function.setdefault("DependsOn", []).append(queues[source.queue])
+    return template
+
+
+def _stage_value(environment: dict[str, str], source: str) -> str:
+    """The value ``source`` names: a variable, or ``VARIABLE.key.key`` inside its JSON."""
+    variable, *path = source.split(".")
+    value: Any = environment[variable]
+    if path:
+        value = json.loads(value)
+        for key in path:
+            value = value[key]
+    return value
+
+
+def chalice_executable() -> str:
+    """The chalice CLI installed next to this interpreter."""
+    return str(Path(sys.executable).with_name("chalice"))
+
+
+def chalice_package(project_dir: Path, out_dir: Path, stage: str) -> None:
+    """Run ``chalice package`` with the stage's merge template; raises CalledProcessError."""
+    from stack.run import stage_config
+
+    config = stage_config(stage, {}, project_dir)
+    app = config.chalice_app
+    merged = project_dir / "build" / f"merge-template-{stage}.json"
+    merged.parent.mkdir(parents=True, exist_ok=True)
+    merged.write_text(json.dumps(merge_template(
+        project_dir, stage, app, log_retention=bool(config.log_retention_in_days)), indent=2))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # no stale file of an older build may survive
+    subprocess.run([chalice_executable(), "--project-dir", str(project_dir), "package",
+                    "--stage", stage, "--merge-template", str(merged), str(out_dir)],
+                   check=True, cwd=project_dir, env=_with_region(os.environ))
+
+
+def _with_region(environment: Mapping[str, str]) -> dict[str, str]:
+    # chalice package wants a region although the template it writes uses
+    # ${AWS::Region}; the deploying account's region applies at deploy time.
+    return {"AWS_DEFAULT_REGION": "us-east-1", **environment}
+
+
+def build_package(project_dir: Path = PROJECT_DIR, out_dir: Path | None = None,
+                  stage: str = "prod", cache: Path = WHEEL_CACHE,
+                  vendoring: bool = True) -> Path:
+    """Vendor, slim and package ``stage`` into ``out_dir``; returns ``out_dir``.
+
+    Without ``vendoring``, vendor/ is packaged as it is (template checks).
+    """
+    out_dir = out_dir or project_dir / "build" / "package"
+    if vendoring:
+        report = vendor(project_dir, cache)
+        print(f"vendor/: removed {report.removed_bytes / 2**20:.1f} MiB in "
+              f"{report.removed_files} files, stripped "
+              f"{report.stripped_bytes / 2**20:.1f} MiB", flush=True)
+    chalice_package(project_dir, out_dir, stage)
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m stack package", description=__doc__)
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--wheel-cache", type=Path, default=WHEEL_CACHE)
+    parser.add_argument("--no-vendor", action="store_true",
+                        help="package vendor/ as it is (no download, no slimming)")
+    args = parser.parse_args(argv)
+    out_dir = build_package(args.project_dir.resolve(), args.out, args.stage,
+                            args.wheel_cache, vendoring=not args.no_vendor)
+    for path in sorted(out_dir.iterdir()):
+        print(f"  {path}  {path.stat().st_size / 2**20:.1f} MiB")
+    return 0
