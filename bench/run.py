@@ -222,6 +222,30 @@ def _prod_memory_mb() -> int:
     return int(config["stages"]["prod"]["lambda_memory_size"])
 
 
+def package_rows() -> list[Row]:
+    """Sizes of `make package`'s zips (built first when there is no build yet)."""
+    import zipfile
+
+    from chalice.constants import MAX_LAMBDA_DEPLOYMENT_SIZE
+
+    from stack.package import build_package
+
+    out_dir = ROOT / "build" / "package"
+    zips = [out_dir / "deployment.zip", out_dir / "layer-deployment.zip"]
+    if not all(path.exists() for path in zips):
+        build_package(ROOT, out_dir)
+    mib = 2 ** 20
+    largest = max(path.stat().st_size for path in zips) / mib
+    unzipped = sum(info.file_size for path in zips
+                   for info in zipfile.ZipFile(path).infolist()) / mib
+    # Lambda: 250 MB (262,144,000 bytes) unzipped, function and layers together.
+    return [Row("package_zip_mb", round(largest, 2), "MiB",
+                f"<= {MAX_LAMBDA_DEPLOYMENT_SIZE / mib:g}",
+                largest * mib <= MAX_LAMBDA_DEPLOYMENT_SIZE),
+            Row("package_unzipped_mb", round(unzipped, 2), "MiB", "<= 250",
+                unzipped * mib <= 262_144_000)]
+
+
 def run_all(quick: bool) -> list[Row]:
     rounds, repeat = (3, 5) if quick else (15, 200)
     heavy_repeat = 1 if quick else 5
@@ -236,6 +260,7 @@ def run_all(quick: bool) -> list[Row]:
         *multipart_rows(repeat),
         batch_predict_vs_loop(heavy_repeat if quick else 20),
         predict16_peak_rss(_prod_memory_mb()),
+        *package_rows(),
     ]
 
 
