@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from chalicelib.errors import InvalidInput
+from chalicelib.params import single
 
 # Plain decimal notation only: float() would also take "nan", "inf", "1_000"
 # and surrounding blanks, none of which a caller means as a sample value.
@@ -46,8 +47,8 @@ def parse_query(params: Mapping[str, Sequence[str]], max_numbers: int
     _check_count(len(raw_numbers), max_numbers)
     numbers = [_parse_decimal(text, index) for index, text in enumerate(raw_numbers)]
     options = DescribeOptions(
-        ddof=_parse_ddof(_single(params, "ddof", "1")),
-        bias=_parse_bias_text(_single(params, "bias", "true")),
+        ddof=_parse_ddof(_default(single(params, "ddof"), "1")),
+        bias=_parse_bias_text(_default(single(params, "bias"), "true")),
     )
     return numbers, options
 
@@ -174,12 +175,9 @@ def _json_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _single(params: Mapping[str, Sequence[str]], name: str, default: str) -> str:
-    values = list(params.get(name, ()))
-    if len(values) > 1:
-        raise InvalidInput(f"{name} is given {len(values)} times; give it once",
-                           parameter=name)
-    return values[0] if values else default
+
+def _default(value: str | None, default: str) -> str:
+    return default if value is None else value
 
 
 def _parse_ddof(value: Any) -> int:

@@ -19,6 +19,7 @@ from chalicelib.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from chalicelib.params import reject_unknown, single
 from chalicelib.prediction.images import RAW_IMAGE_TYPES, decode_image
 from chalicelib.prediction.multipart import media_type, parse_form
 
@@ -106,8 +107,8 @@ def read_sources(body: bytes | str | None, content_type: str | None,
 
 def parse_top_k(query: Mapping[str, Sequence[str]]) -> int:
     """``?top_k=`` (default 5, 1..MAX_TOP_K); raises InvalidInput."""
-    _reject_unknown(query, {"top_k"})
-    raw = _single(query, "top_k")
+    reject_unknown(query, {"top_k"})
+    raw = single(query, "top_k")
     if raw is None:
         return DEFAULT_TOP_K
     try:
@@ -122,8 +123,8 @@ def parse_top_k(query: Mapping[str, Sequence[str]]) -> int:
 
 def parse_threshold(query: Mapping[str, Sequence[str]], default: float) -> float:
     """``?threshold=`` (the stage's default when absent, 0..1); raises InvalidInput."""
-    _reject_unknown(query, {"threshold"})
-    raw = _single(query, "threshold")
+    reject_unknown(query, {"threshold"})
+    raw = single(query, "threshold")
     if raw is None:
         return default
     try:
@@ -229,15 +230,3 @@ def _detection(prediction: dict) -> dict[str, Any]:
             "box": [float(value) for value in prediction["box"]]}
 
 
-def _reject_unknown(query: Mapping[str, Sequence[str]], known: set[str]) -> None:
-    unknown = sorted(set(query) - known)
-    if unknown:
-        raise InvalidInput(f"unknown query parameter(s) {', '.join(map(repr, unknown))}; "
-                           f"this route takes {', '.join(sorted(known))}", parameters=unknown)
-
-
-def _single(query: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = query.get(name) or []
-    if len(values) > 1:
-        raise InvalidInput(f"{name} is given {len(values)} times; give it once")
-    return values[0] if values else None

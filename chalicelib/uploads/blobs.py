@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import time
 import uuid
@@ -13,6 +10,7 @@ from typing import Any
 
 from chalicelib import netguard
 from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.params import decode_cursor, encode_cursor, single
 from chalicelib.uploads.processing import blob_id_from_key, now_text, object_key
 from chalicelib.uploads.records import LISTING_PARTITION, BlobRecords
 from chalicelib.uploads.storage import BlobStorage
@@ -80,17 +78,17 @@ def list_blobs(params: Mapping[str, Sequence[str]], records: BlobRecords
     if unknown:
         raise InvalidInput(f"unknown query parameter {unknown[0]!r}; expected "
                            f"{sorted(LIST_PARAMETERS)}", parameter=unknown[0])
-    limit_text = _single(params, "limit")
+    limit_text = single(params, "limit")
     limit = DEFAULT_PAGE
     if limit_text is not None:
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
             raise InvalidInput(f"limit must be an integer from 1 to {MAX_PAGE}, "
                                f"got {limit_text!r}", parameter="limit", value=limit_text)
         limit = int(limit_text)
-    cursor = _single(params, "cursor")
+    cursor = single(params, "cursor")
     items, last = records.list_recent(limit, _decode_cursor(cursor) if cursor else None)
     return {"blobs": [describe_record(item) for item in items],
-            "next_cursor": _encode_cursor(last) if last else None}
+            "next_cursor": encode_cursor(last) if last else None}
 
 
 def delete_blob(blob_id: str, records: BlobRecords, storage: BlobStorage) -> None:
@@ -166,28 +164,12 @@ def _checked_id(blob_id: str) -> str | None:
     return blob_id if blob_id_from_key(object_key(blob_id)) else None
 
 
-def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = list(params.get(name, ()))
-    if len(values) > 1:
-        raise InvalidInput(f"{name} is given {len(values)} times; give it once",
-                           parameter=name)
-    return values[0] if values else None
-
-
-def _encode_cursor(key: Mapping[str, str]) -> str:
-    text = json.dumps(dict(key), separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
-
 
 def _decode_cursor(cursor: str) -> dict[str, str]:
     bad = InvalidInput("cursor is not one this API gave out; pass next_cursor as is",
                        parameter="cursor")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise bad from None
-    if (not isinstance(key, dict) or set(key) != _CURSOR_KEYS
+    key = decode_cursor(cursor)
+    if (key is None or set(key) != _CURSOR_KEYS
             or not all(isinstance(value, str) for value in key.values())
             or key["listing"] != LISTING_PARTITION or _checked_id(key["id"]) is None
             or not _TIMESTAMP.fullmatch(key["created_at"])):

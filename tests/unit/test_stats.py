@@ -55,6 +55,7 @@ def test_parse_query_reads_numbers_and_options():
     ({"numbers": ["1_000"]}, "'1_000'"),
     ({"numbers": ["1"] * 11}, "too many numbers: 11"),
     ({"numbers": ["1"], "ddof": ["-1"]}, "ddof must be a non-negative integer"),
+    ({"numbers": ["1"], "ddof": [""]}, "ddof must be a non-negative integer"),
     ({"numbers": ["1"], "bias": ["maybe"]}, "bias must be true or false"),
     ({"numbers": ["1"], "colour": ["red"]}, "unknown query parameter 'colour'"),
     ({"numbers": ["1"], "ddof": ["1", "2"]}, "given 2 times"),
