@@ -22,11 +22,11 @@ RAW_IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png", "image/webp", "image/
                    "image/bmp", "image/x-ms-bmp")
 
 
-def decode_image(data: bytes, max_pixels: int) -> Image:
+def decode_image(data: bytes, max_pixels: int, formats: tuple[str, ...] = FORMATS) -> Image:
     """An RGB image, EXIF orientation applied (a GIF's first frame).
 
-    Raises ImageRejected when ``data`` is empty, not one of FORMATS, truncated
-    or corrupt, or has more than ``max_pixels`` pixels.
+    Raises ImageRejected when ``data`` is empty, not one of ``formats``,
+    truncated or corrupt, or has more than ``max_pixels`` pixels.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -37,7 +37,7 @@ def decode_image(data: bytes, max_pixels: int) -> Image:
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a
             # bomb is an error here whatever its size.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=FORMATS)
+            image = Image.open(io.BytesIO(data), formats=formats)
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageRejected(
@@ -52,7 +52,7 @@ def decode_image(data: bytes, max_pixels: int) -> Image:
                             reason="too_many_pixels", limit=max_pixels) from None
     except UnidentifiedImageError:
         raise ImageRejected(
-            f"the data is not an image in a supported format ({', '.join(FORMATS)})",
+            f"the data is not an image in a supported format ({', '.join(formats)})",
             reason="not_an_image") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         # Pillow's decoders report truncated and corrupt data with these.

@@ -80,15 +80,13 @@ def inspect_image(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
 
 def decode_rgb(data: bytes, max_pixels: int = MAX_PIXELS) -> Any:
     """The image as upright RGB pixels (EXIF orientation applied); raises NotAnImage."""
-    from PIL import Image, ImageOps
+    from chalicelib.errors import ImageRejected
+    from chalicelib.prediction.images import FORMATS, decode_image
 
-    inspect_image(data, max_pixels)
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            upright = ImageOps.exif_transpose(image)
-            return upright.convert("RGB")
-    except (OSError, SyntaxError, ValueError) as error:
-        raise NotAnImage(f"the image is damaged or truncated: {error}") from None
+        return decode_image(data, max_pixels, formats=(*FORMATS, "TIFF"))
+    except ImageRejected as error:
+        raise NotAnImage(error.message) from None
 
 
 def _project_classifier() -> Classifier:
