@@ -6,7 +6,6 @@ from chalice import IAMAuthorizer, Response
 
 from chalicelib import stats, wiring
 from chalicelib.caller import describe_caller
-from chalicelib.prediction import service as prediction
 from chalicelib.prediction.images import RAW_IMAGE_TYPES
 from chalicelib.settings import blobs_queue_name
 from chalicelib.web import Api, StageCors, json_body
@@ -124,6 +123,8 @@ def _item_response(stored: "Stored", status_code: int = 200) -> Response:
 # themselves, so a wrong one gets this API's error shape, not Chalice's.
 @app.route("/predict", methods=["POST"], content_types=["*/*"], cors=prediction_cors)
 def classify_images() -> list[dict]:
+    from chalicelib.prediction import service as prediction
+
     request = app.current_request
     limits = prediction.Limits.from_settings(get_settings())
     top_k = prediction.parse_top_k(_query_params())
@@ -135,6 +136,8 @@ def classify_images() -> list[dict]:
 @app.route("/object_detection", methods=["POST"], content_types=["*/*"],
            cors=prediction_cors)
 def detect_objects() -> list[dict]:
+    from chalicelib.prediction import service as prediction
+
     request = app.current_request
     settings = get_settings()
     limits = prediction.Limits.from_settings(settings)
