@@ -224,7 +224,7 @@
       label.textContent = formatNumber(value);
       svg.append(label);
     }
-    svg.hidden = false;
+    svg.removeAttribute("hidden");
   }
 
   function showSummary(summary) {
@@ -243,7 +243,7 @@
       event.preventDefault();
       const status = $("stats-status");
       $("stats-result").hidden = true;
-      $("histogram").hidden = true;
+      $("histogram").setAttribute("hidden", "");
       let numbers;
       try {
         numbers = parseNumbers($("stats-numbers").value);
