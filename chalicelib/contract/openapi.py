@@ -19,6 +19,7 @@ from chalicelib.contract.schemas import COMPONENT_SCHEMAS, SECURITY_SCHEMES, jso
 
 OPENAPI_VERSION = "3.1.0"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+ANY_TYPE = "*/*"
 _PATH_PARAMETER = re.compile(r"{([^}]+)}")
 
 UNSUPPORTED_MEDIA_TYPE = json_response(
@@ -67,6 +68,9 @@ def find_problems(app: Chalice,
                 continue
             documented = set(described.get("request", {}))
             accepted = set(entry.content_types) if method in BODY_METHODS else set()
+            # A view that takes */* names the types it reads itself.
+            if documented and ANY_TYPE in accepted:
+                continue
             if documented != accepted:
                 problems.append(
                     f"{method} {path} accepts {sorted(accepted)} but its entry documents "
@@ -97,10 +101,12 @@ def _operation(path: str, method: str, entry: Any) -> dict[str, Any]:
     responses = dict(described["responses"])
     if method in BODY_METHODS and entry.content_types:
         requests = described.get("request", {})
+        media_types = (list(requests) if requests and ANY_TYPE in entry.content_types
+                       else entry.content_types)
         operation["requestBody"] = {
             "required": described.get("request_required", True),
             "content": {media_type: _media(requests.get(media_type, {}))
-                        for media_type in entry.content_types},
+                        for media_type in media_types},
         }
         responses.setdefault("415", UNSUPPORTED_MEDIA_TYPE)
     if isinstance(entry.authorizer, IAMAuthorizer):

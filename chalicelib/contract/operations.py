@@ -16,7 +16,8 @@ To document a new route, add an entry keyed exactly like its ``@app.route``:
     },
 
 Request bodies: ``"request": {content_type: schema}`` with one schema for each
-of the route's ``content_types`` (multipart: ``{"schema": ..., "encoding": ...}``).
+of the route's ``content_types`` (multipart: ``{"schema": ..., "encoding": ...}``);
+a route accepting ``*/*`` documents the types its view actually reads.
 The builder adds the 415 of routes with a body and the 403 and SigV4 security
 of IAM routes. ``tests/unit/test_openapi.py`` fails while a route has no
 entry, or an entry's request content types differ from the route's.
@@ -75,7 +76,8 @@ STATS_BODY: Schema = {
 
 # -- prediction -----------------------------------------------------------------
 
-RAW_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
+RAW_IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png", "image/webp", "image/gif",
+                   "image/bmp", "image/x-ms-bmp")
 
 PREDICTION_FORM: Schema = {
     "schema": {
@@ -153,6 +155,7 @@ def _prediction_operation(summary: str, parameter: Schema, entries: Schema) -> d
                          "bad query parameter"),
             "413": error("The request is larger than the stage allows; upload "
                          "through /blobs instead"),
+            "415": error("A Content-Type other than multipart/form-data or an image type"),
         },
     }
 
@@ -198,11 +201,18 @@ NEW_BLOB: Schema = {
             "expires_in": {"type": "integer"},
             "expires_at": {"type": "integer"},
             "max_bytes": {"type": "integer"},
+            "post": {"type": "object",
+                     "description": "the alternative for browsers and forms: POST a "
+                                    "multipart form with these fields, then the file",
+                     "properties": {"url": {"type": "string", "format": "uri"},
+                                    "fields": {"type": "object", "additionalProperties":
+                                               {"type": "string"}}}},
         },
     }],
 }
 
-BLOB_ID = {"id": ("the blob's id (from POST /blobs)", {"type": "string"})}
+BLOB_ID = {"blob_id": ("the blob's id (from POST /blobs)", {"type": "string"})}
+UNAVAILABLE = {"503": error("Storage is unavailable for a moment; retry")}
 
 # -- resources ------------------------------------------------------------------
 
@@ -300,7 +310,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("/predict", "POST"): _prediction_operation(
         "Classify several images (multipart `image` and `url` parts, or one raw image)",
-        query("top_k", {"type": "integer", "minimum": 1, "default": 5},
+        query("top_k", {"type": "integer", "minimum": 1, "maximum": 100, "default": 5},
               "how many labels to return per image"),
         _prediction_entries(LABEL, "top-k labels")),
     ("/object_detection", "POST"): _prediction_operation(
@@ -323,8 +333,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "additionalProperties": False,
         }},
         "request_required": False,
-        "responses": {"201": json_response("The blob and how to upload its file", NEW_BLOB),
-                      "400": error("Bad body or refused callback URL")},
+        "responses": {"201": json_response(
+            "The blob and how to upload its file", NEW_BLOB,
+            {"Location": response_header("the blob's URL")}),
+            "400": error("Bad body or refused callback URL"), **UNAVAILABLE},
     },
     ("/blobs", "GET"): {
         "summary": "Recent blobs, newest first",
@@ -336,20 +348,21 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "type": "object", "required": ["blobs"],
             "properties": {"blobs": {"type": "array", "items": BLOB},
                            "next_cursor": nullable({"type": "string"})}}),
-            "400": error("Bad limit, cursor or parameter")},
+            "400": error("Bad limit, cursor or parameter"), **UNAVAILABLE},
     },
-    ("/blobs/{id}", "GET"): {
+    ("/blobs/{blob_id}", "GET"): {
         "summary": "A blob's status, labels or error, and its callback's outcome",
         "tags": ["uploads"],
         "path_parameters": BLOB_ID,
         "responses": {"200": json_response("The blob", BLOB),
-                      "404": error("No such blob")},
+                      "404": error("No such blob"), **UNAVAILABLE},
     },
-    ("/blobs/{id}", "DELETE"): {
+    ("/blobs/{blob_id}", "DELETE"): {
         "summary": "Delete a blob's file and record",
         "tags": ["uploads"],
         "path_parameters": BLOB_ID,
-        "responses": {"204": empty_response("Deleted"), "404": error("No such blob")},
+        "responses": {"204": empty_response("Deleted"), "404": error("No such blob"),
+                      **UNAVAILABLE},
     },
     ("/api/{resource}", "GET"): {
         "summary": "List a resource's items",

@@ -80,6 +80,17 @@ def test_a_body_content_type_without_a_schema_is_reported():
         "'text/plain']"]
 
 
+def test_a_route_taking_any_type_documents_the_types_its_view_reads():
+    wildcard = _app_with([("/predict", "POST", ["*/*"], False)])
+
+    document = build_document(wildcard)
+
+    assert find_problems(wildcard) == []
+    content = document["paths"]["/predict"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in content and "image/png" in content
+    assert "*/*" not in content
+
+
 def test_iam_routes_require_sigv4_and_document_the_gateways_403():
     secured = _app_with([("/hello", "GET", None, True), ("/health", "GET", None, False)])
 

@@ -269,21 +269,31 @@
 
   // ---- upload through /blobs -----------------------------------------------
 
-  // XMLHttpRequest, not fetch: only it reports upload progress.
-  function putFile(blob, file, progress) {
+  // XMLHttpRequest, not fetch: only it reports upload progress. The presigned
+  // form POST is preferred when offered: its preflight needs no signature, and
+  // S3 itself enforces the size limit.
+  function sendFile(blob, file, progress) {
     return new Promise((resolve, reject) => {
       const request = new XMLHttpRequest();
-      request.open(blob.method || "PUT", blob.upload_url);
-      for (const [name, value] of Object.entries(blob.headers || {})) {
-        request.setRequestHeader(name, value);
+      let body = file;
+      if (blob.post && blob.post.url) {
+        request.open("POST", blob.post.url);
+        body = new FormData();
+        for (const [name, value] of Object.entries(blob.post.fields || {})) body.append(name, value);
+        body.append("file", file);
+      } else {
+        request.open(blob.method || "PUT", blob.upload_url);
+        for (const [name, value] of Object.entries(blob.headers || {})) {
+          request.setRequestHeader(name, value);
+        }
       }
       request.upload.onprogress = (event) => {
         if (event.lengthComputable) progress.value = (100 * event.loaded) / event.total;
       };
       request.onload = () => (request.status < 300 ? resolve()
         : reject(new Error(`the storage refused the upload (${request.status})`)));
-      request.onerror = () => reject(new Error("the upload failed (network error)"));
-      request.send(file);
+      request.onerror = () => reject(new Error("the upload failed (network or CORS error)"));
+      request.send(body);
     });
   }
 
@@ -312,7 +322,7 @@
       }).then(readJson);
       status.dataset.blobId = blob.id;
       setStatus(status, "Uploading…", "uploading");
-      await putFile(blob, file, progress);
+      await sendFile(blob, file, progress);
       progress.value = 100;
       const done = await waitForLabels(blob.id, status, Date.now() + 60000);
       if (done.status === "done") {
