@@ -229,7 +229,15 @@ IF_MATCH = header("If-Match", {"type": "string"},
                   "only act if the item's ETag is one of these (412 otherwise)")
 RESOURCE = {"resource": ("a resource configured for this stage (e.g. mocks, users)",
                          {"type": "string"})}
-RESOURCE_ITEM = {**RESOURCE, "id": ("the item's id", {"type": "string"})}
+RESOURCE_ITEM = {**RESOURCE, "item_id": ("the item's id", {"type": "string"})}
+
+
+def _json_request(schema: Schema) -> dict[str, Schema]:
+    # Like POST /stats, these views read JSON whichever of these types is sent.
+    return {"application/json": schema,
+            "text/plain": {"type": "string", "description": "the same JSON as text"},
+            "application/x-www-form-urlencoded": {
+                "type": "string", "description": "the same JSON, as curl -d sends it"}}
 FIELDS = query("fields", {"type": "string"},
                "comma-separated top-level attributes to return, e.g. id,name")
 RESOURCE_ERRORS = {"400": error("Bad body, id or query parameter"),
@@ -386,32 +394,32 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "summary": "Create an item (never overwrites)",
         "tags": ["resources"],
         "path_parameters": RESOURCE,
-        "request": {"application/json": ITEM},
+        "request": _json_request(ITEM),
         "responses": {"201": json_response("The stored item", ITEM, ETAG),
                       **RESOURCE_ERRORS,
                       "409": error("An item with that id exists"),
                       "413": error("The item is too large to store")},
     },
-    ("/api/{resource}/{id}", "GET"): {
+    ("/api/{resource}/{item_id}", "GET"): {
         "summary": "Read an item",
         "tags": ["resources"],
         "path_parameters": RESOURCE_ITEM,
         "parameters": [FIELDS],
         "responses": {"200": json_response("The item", ITEM, ETAG), **RESOURCE_ERRORS},
     },
-    ("/api/{resource}/{id}", "PUT"): {
+    ("/api/{resource}/{item_id}", "PUT"): {
         "summary": "Update some attributes of an item",
         "tags": ["resources"],
         "path_parameters": RESOURCE_ITEM,
         "parameters": [IF_MATCH],
-        "request": {"application/json": {"type": "object", "minProperties": 1,
-                                         "additionalProperties": True}},
+        "request": _json_request({"type": "object", "minProperties": 1,
+                                  "additionalProperties": True}),
         "responses": {"200": json_response("The updated item", ITEM, ETAG),
                       **RESOURCE_ERRORS,
                       "412": error("If-Match names no current version"),
                       "413": error("The item would be too large to store")},
     },
-    ("/api/{resource}/{id}", "DELETE"): {
+    ("/api/{resource}/{item_id}", "DELETE"): {
         "summary": "Delete an item",
         "tags": ["resources"],
         "path_parameters": RESOURCE_ITEM,
