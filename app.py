@@ -197,3 +197,33 @@ def handle_blob_event(event) -> dict:
     return processing.handle_messages(
         messages, wiring.get_blob_processor(),
         report_batch_item_failures=get_settings().blobs.report_batch_item_failures)
+
+
+# The API's contract and face: the OpenAPI document, its interactive docs and
+# the demo page, all served by the app itself (no CDN), loaded on first use.
+@app.route("/", methods=["GET"])
+def demo_page() -> Response:
+    from chalicelib.contract import pages
+
+    return pages.demo_page()
+
+
+@app.route("/docs", methods=["GET"])
+def docs_page() -> Response:
+    from chalicelib.contract import pages
+
+    return pages.docs_page()
+
+
+@app.route("/assets/{asset}", methods=["GET"])
+def page_asset(asset: str) -> Response:
+    from chalicelib.contract import pages
+
+    return pages.asset(asset)
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document() -> dict:
+    from chalicelib.contract import pages
+
+    return pages.openapi_document(app)

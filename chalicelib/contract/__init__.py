@@ -1,0 +1,1 @@
+"""The API's contract and face: its OpenAPI document, documentation and demo page."""

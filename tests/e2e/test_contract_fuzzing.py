@@ -1,0 +1,111 @@
+"""schemathesis against the running local stack, driven by its own /openapi.json.
+
+Every operation gets valid and invalid generated requests (IAM routes signed
+with the local credentials, as a caller would) until at least MIN_REQUESTS
+have been sent. None may answer 5xx, or a status, content type, header or
+body that the document does not describe.
+"""
+
+from __future__ import annotations
+
+import time
+
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from requests.auth import AuthBase
+from requests_aws4auth import AWS4Auth
+
+MIN_REQUESTS = 1000
+TIME_BUDGET_SECONDS = 150
+
+
+class _SignedLikeACaller(AuthBase):
+    """SigV4 with the local credentials, in place of the generated Authorization.
+
+    schemathesis fills the sigv4 scheme's header with generated text; a caller
+    sends its signature there instead (and aws4auth cannot even parse some of
+    the generated values).
+    """
+
+    def __init__(self, sign: AWS4Auth) -> None:
+        self._sign = sign
+
+    def __call__(self, request):
+        request.headers.pop("Authorization", None)
+        return self._sign(request)
+
+
+def _checks():
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    return [not_a_server_error, status_code_conformance, content_type_conformance,
+            response_headers_conformance, response_schema_conformance]
+
+
+def _fuzz(operation, mode, examples, session, base_url, auth, outcome) -> None:
+    from schemathesis import GenerationMode
+    from schemathesis.core.failures import FailureGroup
+
+    checks = _checks()
+
+    @settings(max_examples=examples, deadline=None, database=None, print_blob=False,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
+    def run(case):
+        response = case.call(base_url=base_url, session=session, auth=auth, timeout=30)
+        outcome["requests"] += 1
+        outcome["statuses"].add(response.status_code)
+        try:
+            case.validate_response(response, checks=checks)
+        except FailureGroup as failure:  # keep going; all are reported at the end
+            outcome["failures"].append(f"{operation.label} ({mode}): {failure}")
+
+    run()
+
+
+def test_generated_requests_get_only_documented_non_5xx_answers(local_stack):
+    import schemathesis
+
+    base_url = local_stack.base_url
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    secured = {op.label for op in operations if op.definition.raw.get("security")}
+    auth = _SignedLikeACaller(AWS4Auth("testing", "testing", "us-east-1", "execute-api"))
+    outcome = {"requests": 0, "failures": [], "statuses": set()}
+    per_operation: dict[str, int] = {}
+    started = time.monotonic()
+    with requests.Session() as session:
+        # Operations with few distinct inputs (GET /health) exhaust quickly,
+        # so rounds repeat until enough requests have been sent.
+        while outcome["requests"] < MIN_REQUESTS:
+            assert time.monotonic() - started < TIME_BUDGET_SECONDS, (
+                f"only {outcome['requests']} requests in {TIME_BUDGET_SECONDS} s")
+            missing = MIN_REQUESTS - outcome["requests"]
+            examples = -(-missing // (2 * len(operations))) + 5
+            for operation in operations:
+                before = outcome["requests"]
+                signed = auth if operation.label in secured else None
+                # IAM routes also get unsigned calls: API Gateway's documented 403.
+                passes = [("positive", signed), ("negative", signed)] + (
+                    [("positive", None)] if signed else [])
+                for mode, caller in passes:
+                    try:
+                        _fuzz(operation, mode, examples, session, base_url, caller, outcome)
+                    except Unsatisfiable:
+                        # Nothing invalid can be made for an operation without inputs.
+                        pass
+                per_operation[operation.label] = (per_operation.get(operation.label, 0)
+                                                  + outcome["requests"] - before)
+
+    print(f"\n{outcome['requests']} requests in {time.monotonic() - started:.1f} s; "
+          f"statuses {sorted(outcome['statuses'])}; per operation {per_operation}")
+    assert outcome["failures"] == [], "\n\n".join(outcome["failures"][:10])
+    assert all(per_operation[op.label] > 0 for op in operations), per_operation
+    assert not any(status >= 500 for status in outcome["statuses"])
