@@ -26,6 +26,11 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> Emulator:
+        import logging
+
+        # The emulator's access log would interleave every SQS long poll and
+        # S3 call with the API's own log; its warnings and errors still show.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
         wait_for_port(self.host, self.port)
         return self
