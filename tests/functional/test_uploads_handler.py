@@ -19,7 +19,7 @@ SECRET_PARAMETER = "/chalice-ref-dev/callback-secret"
 
 @pytest.fixture
 def labeller(monkeypatch):
-    """The classifier path, with a stand-in for the prediction work's classifier."""
+    """The classifier path, with a colour classifier whose labels the tests can predict."""
     classifier = ColourClassifier()
     monkeypatch.setattr(wiring, "get_labeller",
                         lambda: ClassifierLabeller(lambda: classifier))

@@ -27,8 +27,9 @@ class ColourClassifier:
     (``classify(images, top_k) -> [[{"label", "score"}]]``), answering with
     each image's colour channels ranked by their share of the image.
 
-    Until the prediction branch is merged, the tests label with this through
-    the real ClassifierLabeller; it also records the sizes it was given.
+    The handler tests label with this through the real ClassifierLabeller, so
+    they can name the labels an image must get (the default model only knows
+    digits); it also records the sizes and modes it was given.
     """
 
     def __init__(self) -> None:

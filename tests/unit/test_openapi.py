@@ -136,7 +136,7 @@ SECURED = {("/hello", "GET"), ("/goodbye", "GET"), ("/whoami", "GET")}
 
 
 def test_every_entry_describes_a_valid_operation_once_its_route_exists():
-    # Entries for routes other branches add are checked here before they merge.
+    # Every entry must make a valid operation, whichever routes the app has.
     every_route = _app_with([
         (path, method,
          list(entry.get("request", {})) if method in BODY_METHODS else None,
