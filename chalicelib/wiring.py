@@ -76,7 +76,8 @@ def get_s3_client() -> Any:
 
 @functools.cache
 def get_classifier() -> ImageClassifier:
-    """The stage's image classifier (CLASSIFIER_MODEL); raises ModelConfigError."""
+    """The stage's image classifier (CLASSIFIER_MODEL); raises ModelConfigError or
+    ModelUnavailable (not cached: the next request tries again)."""
     from chalicelib.prediction.models import load_classifier
 
     return load_classifier(get_settings().classifier_model, get_s3_client)
@@ -84,10 +85,12 @@ def get_classifier() -> ImageClassifier:
 
 @functools.cache
 def get_detector() -> ObjectDetector:
-    """The stage's object detector (DETECTOR_MODEL); raises ModelConfigError."""
+    """The stage's object detector (DETECTOR_MODEL); raises as get_classifier."""
     from chalicelib.prediction.models import load_detector
 
-    return load_detector(get_settings().detector_model, get_s3_client)
+    settings = get_settings()
+    return load_detector(settings.detector_model, get_s3_client,
+                         fallback_threshold=settings.detection_threshold)
 
 
 @functools.cache

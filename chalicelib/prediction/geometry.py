@@ -6,13 +6,20 @@ libraries are imported inside the functions so importing this module is cheap.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from PIL import Image
 
-RESIZE_MODES = ("stretch", "letterbox", "center_crop")
+# stretch, letterbox and center_crop resize with Pillow (antialiased);
+# torchvision_center_crop is torchvision's Resize(S) + CenterCrop(H, W) on a
+# Pillow image, to the pixel; ultralytics_letterbox is Ultralytics' LetterBox
+# (OpenCV's bilinear without antialiasing, its rounding of the padding).
+RESIZE_MODES = ("stretch", "letterbox", "center_crop", "torchvision_center_crop",
+                "ultralytics_letterbox")
+CROPPING_MODES = ("center_crop", "torchvision_center_crop")
 INTERPOLATIONS = ("nearest", "box", "bilinear", "bicubic", "lanczos")
 
 
@@ -61,7 +68,111 @@ def fit_image(image: Image.Image, size: tuple[int, int], mode: str, interpolatio
         fitted = image.resize(resized, resample).crop((left, top, left + width, top + height))
         return fitted, Placement(resized[0] / source_width, resized[1] / source_height,
                                  float(-left), float(-top), source_width, source_height)
+    if mode == "torchvision_center_crop":
+        return _torchvision_center_crop(image, size, resample, crop_fraction)
+    if mode == "ultralytics_letterbox":
+        return _ultralytics_letterbox(image, size, pad_value)
     raise ValueError(f"unknown resize mode {mode!r}")
+
+
+def torchvision_resize_size(source: tuple[int, int], short_side: int) -> tuple[int, int]:
+    """(width, height) after torchvision's ``Resize(short_side)``: the long side truncated."""
+    width, height = source
+    if width <= height:
+        return short_side, int(short_side * height / width)
+    return int(short_side * width / height), short_side
+
+
+def torchvision_short_side(size: tuple[int, int], crop_fraction: float) -> int:
+    """The ``Resize`` before a ``CenterCrop(size)`` (timm's floor(crop / crop_pct): 256 for 224)."""
+    # The epsilon keeps 224 / 0.875 at 256 whatever the float rounding.
+    return math.floor(min(size) / crop_fraction + 1e-9)
+
+
+def _torchvision_center_crop(image: Image.Image, size: tuple[int, int], resample: Any,
+                             crop_fraction: float) -> tuple[Image.Image, Placement]:
+    from PIL import Image
+
+    width, height = size
+    source_width, source_height = image.size
+    resized_size = torchvision_resize_size(image.size, torchvision_short_side(size,
+                                                                              crop_fraction))
+    resized = image.resize(resized_size, resample)
+    # CenterCrop pads with black (left/top get the smaller half) when the crop
+    # is larger than the image, then crops at round-half-even offsets.
+    pad_left = max(0, width - resized_size[0]) // 2
+    pad_top = max(0, height - resized_size[1]) // 2
+    if pad_left or pad_top or resized_size[0] < width or resized_size[1] < height:
+        canvas = Image.new("RGB", (max(width, resized_size[0]), max(height, resized_size[1])))
+        canvas.paste(resized, (pad_left, pad_top))
+        resized = canvas
+    left = round((resized.width - width) / 2.0)
+    top = round((resized.height - height) / 2.0)
+    fitted = resized.crop((left, top, left + width, top + height))
+    return fitted, Placement(resized_size[0] / source_width, resized_size[1] / source_height,
+                             float(pad_left - left), float(pad_top - top),
+                             source_width, source_height)
+
+
+def _ultralytics_letterbox(image: Image.Image, size: tuple[int, int], pad_value: int
+                           ) -> tuple[Image.Image, Placement]:
+    import numpy as np
+    from PIL import Image
+
+    width, height = size
+    source_width, source_height = image.size
+    ratio = min(height / source_height, width / source_width)
+    inner_width = round(source_width * ratio)
+    inner_height = round(source_height * ratio)
+    half_width = (width - inner_width) / 2
+    half_height = (height - inner_height) / 2
+    # Ultralytics rounds the two halves of an odd padding apart with +-0.1.
+    left, top = round(half_width - 0.1), round(half_height - 0.1)
+    canvas = np.full((height, width, 3), pad_value, dtype=np.uint8)
+    pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if (inner_width, inner_height) != (source_width, source_height):
+        pixels = opencv_linear_resize(pixels, inner_width, inner_height)
+    canvas[top:top + inner_height, left:left + inner_width] = pixels[:height - top,
+                                                                     :width - left]
+    return Image.fromarray(canvas), Placement(ratio, ratio, float(left), float(top),
+                                              source_width, source_height)
+
+
+# OpenCV's 8-bit bilinear resize works in fixed point: 11-bit coefficients,
+# and its SIMD vertical pass drops 4 low bits before a high-half multiply.
+_COEF_BITS = 11
+_COEF_SCALE = 1 << _COEF_BITS
+
+
+def opencv_linear_resize(pixels: Any, width: int, height: int) -> Any:
+    """``pixels`` (H, W, C uint8) resized as ``cv2.resize(..., INTER_LINEAR)`` does."""
+    import numpy as np
+
+    source_height, source_width = pixels.shape[:2]
+    x_low, x_high, x_weights = _linear_taps(source_width, width)
+    y_low, y_high, y_weights = _linear_taps(source_height, height)
+    wide = pixels.astype(np.int32)
+    rows = (wide[:, x_low] * x_weights[0][None, :, None]
+            + wide[:, x_high] * x_weights[1][None, :, None])
+    upper = ((rows[y_low] >> 4) * y_weights[0][:, None, None]) >> 16
+    lower = ((rows[y_high] >> 4) * y_weights[1][:, None, None]) >> 16
+    return ((upper + lower + 2) >> 2).clip(0, 255).astype(np.uint8)
+
+
+def _linear_taps(source: int, target: int) -> tuple[Any, Any, tuple[Any, Any]]:
+    import numpy as np
+
+    scale = source / target
+    position = ((np.arange(target, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    low = np.floor(position).astype(np.int64)
+    fraction = position - low.astype(np.float32)
+    before = low < 0
+    fraction[before], low[before] = 0, 0
+    after = low >= source - 1
+    fraction[after], low[after] = 0, source - 1
+    high = np.minimum(low + 1, source - 1)
+    first = np.rint((np.float32(1) - fraction) * np.float32(_COEF_SCALE)).astype(np.int32)
+    return low, high, (first, _COEF_SCALE - first)
 
 
 def to_source_boxes(boxes: Any, placement: Placement) -> Any:
@@ -93,8 +204,12 @@ def box_iou(box: Any, others: Any) -> Any:
 
 
 def non_max_suppression(boxes: Any, scores: Any, labels: Any, iou_threshold: float,
-                        limit: int) -> list[int]:
-    """Indices kept by greedy per-label NMS, best score first, at most ``limit``."""
+                        limit: int, agnostic: bool = False) -> list[int]:
+    """Indices kept by greedy NMS, best score first, at most ``limit``.
+
+    A box suppresses overlapping boxes of its own label only, or of every
+    label when ``agnostic``.
+    """
     import numpy as np
 
     order = np.argsort(-np.asarray(scores), kind="stable")
@@ -107,7 +222,8 @@ def non_max_suppression(boxes: Any, scores: Any, labels: Any, iou_threshold: flo
         if len(kept) == limit:
             break
         rest = order[rank + 1:]
-        same_label = labels[rest] == labels[index]
         overlapping = box_iou(boxes[index], boxes[rest]) > iou_threshold
-        suppressed[rank + 1:] |= same_label & overlapping
+        if not agnostic:
+            overlapping &= labels[rest] == labels[index]
+        suppressed[rank + 1:] |= overlapping
     return kept

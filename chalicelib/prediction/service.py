@@ -42,8 +42,9 @@ class Classifier(Protocol):
 
 
 class Detector(Protocol):
-    def detect(self, images: list[Image], threshold: float) -> list[list[dict]]:
-        """Per image, ``{label, score, box: [x1, y1, x2, y2]}`` in its pixel coordinates."""
+    def detect(self, images: list[Image], threshold: float | None) -> list[list[dict]]:
+        """Per image, ``{label, score, box: [x1, y1, x2, y2]}`` in its pixel coordinates;
+        threshold None is the model's default."""
         ...
 
 
@@ -121,12 +122,13 @@ def parse_top_k(query: Mapping[str, Sequence[str]]) -> int:
     return top_k
 
 
-def parse_threshold(query: Mapping[str, Sequence[str]], default: float) -> float:
-    """``?threshold=`` (the stage's default when absent, 0..1); raises InvalidInput."""
+def parse_threshold(query: Mapping[str, Sequence[str]]) -> float | None:
+    """``?threshold=`` (0..1), None when absent (the model's default applies);
+    raises InvalidInput."""
     reject_unknown(query, {"threshold"})
     raw = single(query, "threshold")
     if raw is None:
-        return default
+        return None
     try:
         threshold = float(raw)
     except ValueError:
@@ -144,7 +146,7 @@ def classify_images(sources: Sequence[ImageSource], classifier: Classifier,
 
 
 def detect_objects(sources: Sequence[ImageSource], detector: Detector,
-                   threshold: float, limits: Limits) -> list[dict[str, Any]]:
+                   threshold: float | None, limits: Limits) -> list[dict[str, Any]]:
     """One entry per source: its objects above ``threshold``, or why that image failed."""
     return _predict(sources, limits, lambda images: detector.detect(images, threshold),
                     _detection)

@@ -29,20 +29,29 @@ def _model(nodes, inputs, outputs, initializers) -> onnx.ModelProto:
     return model
 
 
+ELEMENT_TYPES = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16,
+                 "uint8": TensorProto.UINT8, "float64": TensorProto.DOUBLE}
+
+
 def colour_classifier(layout: str, batch: int | str, probabilities: bool,
-                      size: tuple[int, int] = (6, 4)) -> onnx.ModelProto:
+                      size: tuple[int, int] = (6, 4), input_type: str = "float32",
+                      output_type: str = "float32") -> onnx.ModelProto:
     """A ResNet-shaped head: GlobalAveragePool -> Flatten -> Gemm -> 3 scores (r, g, b).
 
     The Gemm is the identity, so the logits are the normalized channel means
     and the answer for a plain colour image can be computed by hand.  NHWC
-    models start with a Transpose, as tf2onnx exports do.
+    models start with a Transpose, as tf2onnx exports do.  Other input and
+    output types are cast at the edges, as half-precision exports are.
     """
     width, height = size
     shape = [batch, 3, height, width] if layout == "NCHW" else [batch, height, width, 3]
     nodes = []
     current = "data"
+    if input_type != "float32":
+        nodes.append(helper.make_node("Cast", ["data"], ["data_float"], to=TensorProto.FLOAT))
+        current = "data_float"
     if layout == "NHWC":
-        nodes.append(helper.make_node("Transpose", ["data"], ["nchw"], perm=[0, 3, 1, 2]))
+        nodes.append(helper.make_node("Transpose", [current], ["nchw"], perm=[0, 3, 1, 2]))
         current = "nchw"
     nodes += [helper.make_node("GlobalAveragePool", [current], ["pooled"]),
               helper.make_node("Flatten", ["pooled"], ["features"], axis=1),
@@ -51,16 +60,31 @@ def colour_classifier(layout: str, batch: int | str, probabilities: bool,
     if probabilities:
         nodes.append(helper.make_node("Softmax", ["logits"], ["prob"], axis=1))
         output = "prob"
+    if output_type != "float32":
+        nodes.append(helper.make_node("Cast", [output], ["scores"],
+                                      to=ELEMENT_TYPES[output_type]))
+        output = "scores"
     initializers = [numpy_helper.from_array(np.eye(3, dtype=np.float32), "fc_w"),
                     numpy_helper.from_array(np.zeros(3, np.float32), "fc_b")]
-    return _model(nodes, [helper.make_tensor_value_info("data", TensorProto.FLOAT, shape)],
-                  [helper.make_tensor_value_info(output, TensorProto.FLOAT, [batch, 3])],
+    return _model(nodes, [helper.make_tensor_value_info("data", ELEMENT_TYPES[input_type],
+                                                        shape)],
+                  [helper.make_tensor_value_info(output, ELEMENT_TYPES[output_type],
+                                                 [batch, 3])],
                   initializers)
+
+
+def with_metadata(model: onnx.ModelProto, **props: str) -> onnx.ModelProto:
+    """``model`` with ``props`` in its metadata (as Ultralytics stores ``names``)."""
+    helper.set_model_props(model, props)
+    return model
 
 
 def constant_detector(predictions: np.ndarray, size: tuple[int, int] = (64, 64),
                       batch: int | str = "N") -> onnx.ModelProto:
-    """A YOLOv8-shaped detector whose output is ``predictions`` [4 + C, A] for every image."""
+    """A detector whose one output is ``predictions`` for every image, with a batch axis.
+
+    ``predictions`` is [4 + C, A] for a YOLOv8 export, [K, 6] for an end-to-end one.
+    """
     width, height = size
     nodes = [
         # zero [N, 1, 1] from the input, so the constant gets the batch dimension
