@@ -139,9 +139,8 @@ def detect_objects() -> list[dict]:
     from chalicelib.prediction import service as prediction
 
     request = app.current_request
-    settings = get_settings()
-    limits = prediction.Limits.from_settings(settings)
-    threshold = prediction.parse_threshold(_query_params(), settings.detection_threshold)
+    limits = prediction.Limits.from_settings(get_settings())
+    threshold = prediction.parse_threshold(_query_params())
     sources = prediction.read_sources(request.raw_body, request.headers.get("content-type"),
                                       limits)
     return prediction.detect_objects(sources, wiring.get_detector(), threshold, limits)

@@ -218,8 +218,9 @@ def test_detection_boxes_threshold_and_batching(client, detector, image_host):
         {"label": "rgb(200,30,60)", "score": 0.9, "box": [0.0, 0.0, 40.0, 20.0]}]  # PNG: exact
     assert default[1]["predictions"][0]["box"] == [0.0, 0.0, 30.0, 10.0]
     assert [len(entry["predictions"]) for entry in lowered] == [2, 2]
+    # Without ?threshold= the model applies its own default (manifest, else stage).
     assert [(len(images), threshold) for images, threshold in detector.calls] == [
-        (2, 0.4), (2, 0.2)]
+        (2, None), (2, 0.2)]
 
 
 def test_detection_boxes_are_in_the_upright_images_coordinates(client, detector):

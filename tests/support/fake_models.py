@@ -34,11 +34,15 @@ class FakeClassifier:
 
 
 class FakeDetector:
-    def __init__(self) -> None:
-        self.calls: list[tuple[list, float]] = []
+    default_threshold = 0.4
 
-    def detect(self, images: list, threshold: float) -> list[list[dict]]:
+    def __init__(self) -> None:
+        self.calls: list[tuple[list, float | None]] = []
+
+    def detect(self, images: list, threshold: float | None) -> list[list[dict]]:
         self.calls.append((list(images), threshold))
+        if threshold is None:
+            threshold = self.default_threshold
         answers = []
         for image in images:
             size, color = describe(image)

@@ -61,15 +61,15 @@ def test_top_k(query, expected):
     assert parse_top_k(query) == expected
 
 
-@pytest.mark.parametrize("query, expected", [({}, 0.4), ({"threshold": ["0"]}, 0.0),
+@pytest.mark.parametrize("query, expected", [({}, None), ({"threshold": ["0"]}, 0.0),
                                              ({"threshold": ["1"]}, 1.0),
                                              ({"threshold": ["0.25"]}, 0.25)])
 def test_threshold(query, expected):
-    assert parse_threshold(query, default=0.4) == expected
+    assert parse_threshold(query) == expected
 
 
 @pytest.mark.parametrize("query", [{"threshold": ["inf"]}, {"threshold": ["-0.0001"]},
                                    {"threshold": [""]}, {"other": ["1"]}])
 def test_bad_threshold(query):
     with pytest.raises(InvalidInput):
-        parse_threshold(query, default=0.4)
+        parse_threshold(query)
