@@ -10,7 +10,8 @@ PORT   ?= 8000
 AWS_PORT ?= 5050
 PYTEST_ARGS ?=
 
-.PHONY: run test lint unit functional e2e bench models package policy clean
+.PHONY: run test lint unit functional e2e bench models package policy clean \
+	check-model upload-model
 
 $(STAMP): requirements.txt requirements-vendor.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v in ((3, 12), (3, 13)) else "Python 3.12 or 3.13 is required (Lambda runtime python3.12/3.13); $(PYTHON) is %d.%d. Install one, or run: make PYTHON=python3.12 ..." % v)'
@@ -38,6 +39,15 @@ bench: $(STAMP)
 models: $(STAMP)
 	$(BIN)/python -m training.train_classifier
 	$(BIN)/python -m training.train_detector
+
+# Bring-your-own models (docs/bring-your-own-models.md).
+# make check-model MANIFEST=path/or/s3-uri.json IMAGES="a.jpg b.jpg": load it as the app does.
+check-model: $(STAMP)
+	$(BIN)/python -m stack check-model $(MANIFEST) $(IMAGES)
+
+# make upload-model MANIFEST=path/model.json: copy it into the running emulator's model bucket.
+upload-model: $(STAMP)
+	$(BIN)/python -m stack upload-model $(MANIFEST) --endpoint http://127.0.0.1:$(AWS_PORT)
 
 # vendor/ from the manylinux wheels pinned in requirements-vendor.txt (cached
 # in build/wheels), slimmed; then `chalice package` of the prod stage with

@@ -13,6 +13,9 @@ from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION, Emulator
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LISTEN_BACKLOG = 128
+# Set in the shell, these replace the stage's models (e.g. one put into the
+# emulator by `make upload-model`: docs/bring-your-own-models.md).
+MODEL_VARIABLES = ("CLASSIFIER_MODEL", "DETECTOR_MODEL")
 
 
 def local_environment(endpoint_url: str) -> dict[str, str]:
@@ -24,6 +27,7 @@ def local_environment(endpoint_url: str) -> dict[str, str]:
                                             LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]),
         "AWS_SECRET_ACCESS_KEY": os.environ.get(
             "AWS_SECRET_ACCESS_KEY", LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]),
+        **{name: os.environ[name] for name in MODEL_VARIABLES if os.environ.get(name)},
     }
 
 
