@@ -149,8 +149,9 @@ def opencv_linear_resize(pixels: Any, width: int, height: int) -> Any:
     import numpy as np
 
     source_height, source_width = pixels.shape[:2]
-    x_low, x_high, x_weights = _linear_taps(source_width, width)
-    y_low, y_high, y_weights = _linear_taps(source_height, height)
+    x_low, x_high, x_weights = _linear_taps(source_width, width, clamp_weights=True)
+    # Rows keep their weights at the edges: both taps then read the edge row.
+    y_low, y_high, y_weights = _linear_taps(source_height, height, clamp_weights=False)
     wide = pixels.astype(np.int32)
     rows = (wide[:, x_low] * x_weights[0][None, :, None]
             + wide[:, x_high] * x_weights[1][None, :, None])
@@ -159,18 +160,21 @@ def opencv_linear_resize(pixels: Any, width: int, height: int) -> Any:
     return ((upper + lower + 2) >> 2).clip(0, 255).astype(np.uint8)
 
 
-def _linear_taps(source: int, target: int) -> tuple[Any, Any, tuple[Any, Any]]:
+def _linear_taps(source: int, target: int, clamp_weights: bool
+                 ) -> tuple[Any, Any, tuple[Any, Any]]:
     import numpy as np
 
     scale = source / target
     position = ((np.arange(target, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
     low = np.floor(position).astype(np.int64)
     fraction = position - low.astype(np.float32)
-    before = low < 0
-    fraction[before], low[before] = 0, 0
-    after = low >= source - 1
-    fraction[after], low[after] = 0, source - 1
-    high = np.minimum(low + 1, source - 1)
+    if clamp_weights:
+        before = low < 0
+        fraction[before], low[before] = 0, 0
+        after = low >= source - 1
+        fraction[after], low[after] = 0, source - 1
+    high = np.clip(low + 1, 0, source - 1)
+    low = np.clip(low, 0, source - 1)
     first = np.rint((np.float32(1) - fraction) * np.float32(_COEF_SCALE)).astype(np.int32)
     return low, high, (first, _COEF_SCALE - first)
 

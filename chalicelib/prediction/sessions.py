@@ -18,8 +18,7 @@ from chalicelib.prediction.manifest import ModelConfigError
 # ONNX tensor types the image input may have, by the numpy dtype fed to it.
 INPUT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16",
                "tensor(uint8)": "uint8"}
-FLOAT_OUTPUT_TYPES = ("tensor(float)", "tensor(float16)", "tensor(double)",
-                      "tensor(bfloat16)")
+FLOAT_OUTPUT_TYPES = ("tensor(float)", "tensor(float16)", "tensor(double)")
 # The ONNX metadata_props keys read for class names, in this order.
 LABEL_METADATA_KEYS = ("names",)
 

@@ -387,6 +387,31 @@ def test_ultralytics_letterbox_places_and_resizes_like_opencv(source, inner, lef
                                                                        64 / source[1]))
 
 
+# Recorded from cv2.resize(..., interpolation=cv2.INTER_LINEAR), OpenCV 4.14 and 5.1 alike.
+OPENCV_UPSCALE_SOURCE = [[248, 207, 237, 211, 5], [60, 109, 82, 36, 222], [8, 15, 144, 24, 11]]
+OPENCV_UPSCALE_7x4 = [[248, 224, 215, 237, 218, 123, 5], [131, 139, 144, 140, 112, 118, 141],
+                      [41, 59, 83, 105, 52, 79, 143], [8, 12, 52, 144, 58, 18, 11]]
+OPENCV_DOWNSCALE_SOURCE = [
+    [226, 201, 8, 159, 26, 27, 163, 122, 33], [41, 201, 67, 70, 166, 228, 40, 50, 179],
+    [0, 177, 137, 63, 13, 188, 255, 64, 94], [8, 8, 156, 25, 29, 157, 146, 190, 115],
+    [219, 135, 39, 100, 237, 127, 72, 227, 168], [21, 73, 132, 16, 153, 140, 107, 80, 163],
+    [61, 110, 47, 229, 148, 170, 97, 110, 56]]
+OPENCV_DOWNSCALE_4x3 = [[164, 93, 151, 95], [8, 41, 156, 162], [66, 89, 144, 104]]
+
+
+@pytest.mark.parametrize("source, size, expected", [
+    (OPENCV_UPSCALE_SOURCE, (7, 4), OPENCV_UPSCALE_7x4),
+    (OPENCV_DOWNSCALE_SOURCE, (4, 3), OPENCV_DOWNSCALE_4x3),
+])
+def test_letterbox_resize_is_opencvs_to_the_grey_level(source, size, expected):
+    pixels = np.repeat(np.array(source, np.uint8)[:, :, None], 3, axis=2)
+
+    resized = geometry.opencv_linear_resize(pixels, *size)
+
+    assert resized[:, :, 0].tolist() == expected
+    assert (resized[:, :, 0] == resized[:, :, 2]).all()
+
+
 def test_resize_needs_are_exposed_for_reduced_decoding(tmp_path):
     model = onnx_graphs.colour_classifier("NCHW", "N", False, size=(224, 224))
     path = onnx_graphs.save(tmp_path, "tv", model, classifier_manifest(
