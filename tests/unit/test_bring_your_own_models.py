@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -303,7 +305,7 @@ def test_score_threshold_from_request_then_manifest_then_stage(
 ])
 def test_new_manifest_fields_are_checked(tmp_path, field, value, fragment):
     path = tmp_path / "bad.json"
-    path.write_text(__import__("json").dumps(detector_manifest(["a"], output="yolov8",
+    path.write_text(json.dumps(detector_manifest(["a"], output="yolov8",
                                                                 **{field: value})))
 
     with pytest.raises(ModelConfigError, match=fragment):
