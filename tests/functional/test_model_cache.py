@@ -118,8 +118,10 @@ def test_a_versioned_bucket_caches_by_version_id(s3, bucket, tmp_path, container
 
 
 def test_an_unreachable_s3_endpoint_is_named():
-    unreachable = boto3.client("s3", endpoint_url="http://127.0.0.1:9", config=Config(
-        retries={"max_attempts": 1}, connect_timeout=1))
+    unreachable = boto3.client(
+        "s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1))
 
     with pytest.raises(ModelUnavailable, match=r"cannot fetch the model file "
                                                r"s3://b/m\.json: Could not connect"):
