@@ -43,11 +43,11 @@ models: $(STAMP)
 # Bring-your-own models (docs/bring-your-own-models.md).
 # make check-model MANIFEST=path/or/s3-uri.json IMAGES="a.jpg b.jpg": load it as the app does.
 check-model: $(STAMP)
-	$(BIN)/python -m stack check-model $(MANIFEST) $(IMAGES)
+	@$(BIN)/python -m stack check-model $(MANIFEST) $(IMAGES)
 
 # make upload-model MANIFEST=path/model.json: copy it into the running emulator's model bucket.
 upload-model: $(STAMP)
-	$(BIN)/python -m stack upload-model $(MANIFEST) --endpoint http://127.0.0.1:$(AWS_PORT)
+	@$(BIN)/python -m stack upload-model $(MANIFEST) --endpoint http://127.0.0.1:$(AWS_PORT)
 
 # vendor/ from the manylinux wheels pinned in requirements-vendor.txt (cached
 # in build/wheels), slimmed; then `chalice package` of the prod stage with

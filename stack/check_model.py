@@ -49,11 +49,12 @@ def check_model(manifest: str, images: list[str]) -> dict[str, Any]:
 
 
 def _readable_json(value: Any) -> str:
-    """Indented JSON with lists of plain values (shapes, means, boxes) on one line."""
+    """Indented JSON with flat lists (shapes, boxes) and small flat objects on one line."""
     text = json.dumps(value, indent=2)
-    return re.sub(r"\[\s+([^\[\]{}]*?)\s+\]",
-                  lambda match: "[" + ", ".join(part.strip() for part in
-                                                match.group(1).split(",\n")) + "]", text)
+    text = re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda match: "[" + ", ".join(
+        part.strip() for part in match.group(1).split(",\n")) + "]", text)
+    return re.sub(r"\{\s+((?:[^{}\n]*\n){0,2}[^{}\n]*?)\s+\}", lambda match: "{" + ", ".join(
+        part.strip() for part in match.group(1).split(",\n")) + "}", text)
 
 
 def main(argv: list[str]) -> int:
