@@ -30,7 +30,7 @@ def s3(emulator):
 
 @pytest.fixture
 def bucket(s3):
-    name = f"models-{uuid.uuid4().hex[:12]}"
+    name = f"test-models-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     return name
 
@@ -124,8 +124,8 @@ def test_an_unreachable_s3_endpoint_is_named():
         config=Config(retries={"max_attempts": 1}, connect_timeout=1))
 
     with pytest.raises(ModelUnavailable, match=r"cannot fetch the model file "
-                                               r"s3://b/m\.json: Could not connect"):
-        load_classifier("s3://b/m.json", lambda: unreachable)
+                                               r"s3://test-models-unreachable/m\.json: Could not connect"):
+        load_classifier("s3://test-models-unreachable/m.json", lambda: unreachable)
 
 
 @pytest.fixture

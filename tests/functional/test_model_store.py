@@ -25,7 +25,7 @@ def s3(emulator):
 
 @pytest.fixture
 def bucket(s3):
-    name = f"models-{uuid.uuid4().hex[:12]}"
+    name = f"test-models-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     return name
 
@@ -67,8 +67,8 @@ def test_missing_s3_objects_are_named(s3, bucket):
 
 
 def test_missing_bucket_is_named(s3):
-    with pytest.raises(ModelUnavailable, match="cannot fetch the model file s3://no-such-"):
-        load_classifier(f"s3://no-such-{uuid.uuid4().hex[:8]}/m.json", lambda: s3)
+    with pytest.raises(ModelUnavailable, match="cannot fetch the model file s3://test-models-missing-"):
+        load_classifier(f"s3://test-models-missing-{uuid.uuid4().hex[:8]}/m.json", lambda: s3)
 
 
 def test_stage_setting_selects_an_s3_model_through_wiring(s3, bucket, emulator, monkeypatch):

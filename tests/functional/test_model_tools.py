@@ -76,7 +76,7 @@ def test_check_model_exits_non_zero_with_the_reason(tmp_path, photos):
 
 
 def test_upload_model_puts_it_where_the_app_loads_it_from(bgr_model, photos, emulator):
-    bucket = f"models-{uuid.uuid4().hex[:10]}"
+    bucket = f"test-models-{uuid.uuid4().hex[:10]}"
 
     uploaded = run_stack("upload-model", bgr_model, "--endpoint", emulator.endpoint_url,
                          "--bucket", bucket)
