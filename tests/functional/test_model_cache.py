@@ -123,8 +123,8 @@ def test_an_unreachable_s3_endpoint_is_named():
         aws_access_key_id="testing", aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": 1}, connect_timeout=1))
 
-    with pytest.raises(ModelUnavailable, match=r"cannot fetch the model file "
-                                               r"s3://test-models-unreachable/m\.json: Could not connect"):
+    with pytest.raises(ModelUnavailable, match=r"cannot fetch the model file s3://"
+                                               r"test-models-unreachable/m\.json: Could not"):
         load_classifier("s3://test-models-unreachable/m.json", lambda: unreachable)
 
 
