@@ -152,6 +152,9 @@ def _print_banner(host: str, port: int, endpoint: str, environment: dict[str, st
           f"region {environment['AWS_DEFAULT_REGION']}", flush=True)
     print(f"IAM routes:           SigV4-signed requests (service execute-api, region "
           f"{environment['AWS_DEFAULT_REGION']}) with the local credentials", flush=True)
+    print(f"Models:               CLASSIFIER_MODEL={environment.get('CLASSIFIER_MODEL')} "
+          f"DETECTOR_MODEL={environment.get('DETECTOR_MODEL')}; your own: `make upload-model "
+          "MANIFEST=...` (docs/bring-your-own-models.md)", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
 
 
