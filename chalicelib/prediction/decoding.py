@@ -160,7 +160,7 @@ def _fits(shape: Shape, pattern: Sequence[Any], classes: int) -> bool:
     if len(shape) != len(pattern):
         # A classifier may keep trailing unit dimensions ([N, C, 1, 1]).
         if pattern == ("batch", "C") and len(shape) > 2:
-            tail = [dim for dim in shape[1:]]
+            tail = list(shape[1:])
             return all(_is_static(dim) for dim in tail) and math.prod(
                 int(dim) for dim in tail) == classes
         return False
