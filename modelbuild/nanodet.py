@@ -57,18 +57,52 @@ BOX_TOLERANCE = 0.01
 _NCHW = (0, 3, 1, 2)  # the ONNX NCHW tensor is the TF NHWC tensor transposed by this
 
 
-def convert_nanodet(model_json: Path, out_onnx: Path) -> None:
+def convert_nanodet(model_json: Path, out_onnx: Path, reference_inputs: int = 2) -> None:
     """Convert the TF.js NanoDet at ``model_json`` to a checked ONNX file at ``out_onnx``.
 
-    Raises GraphModelError for a graph this converter does not understand and
-    onnx.checker.ValidationError if the result is not valid ONNX.
+    The graph passes onnx.checker, then its answers on ``reference_inputs``
+    seeded inputs are held to the numpy reference (compare_with_reference);
+    only then is ``out_onnx`` written.  Raises GraphModelError for a graph this
+    converter does not understand, onnx.checker.ValidationError for invalid
+    ONNX and AssertionError when the answers differ.
     """
     import onnx
 
-    model = build_onnx(load_graph_model(Path(model_json)))
+    graph = load_graph_model(Path(model_json))
+    model = build_onnx(graph)
     onnx.checker.check_model(model, full_check=True)
-    Path(out_onnx).parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(out_onnx))
+    out_onnx = Path(out_onnx)
+    out_onnx.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_onnx.with_name(f".{out_onnx.name}.partial")
+    onnx.save(model, str(partial))
+    try:
+        compare_with_reference(Path(model_json), partial,
+                               check_images(graph.input_shapes, reference_inputs))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(out_onnx)
+
+
+def check_images(input_shapes: dict[str, tuple[int, ...]], count: int) -> list[np.ndarray]:
+    """``count`` seeded ``[size, size, 3]`` inputs: smooth gradients with blobs, then noise."""
+    (shape,) = input_shapes.values()
+    size = shape[2]
+    rng = np.random.default_rng(12)
+    images = []
+    for index in range(count):
+        if index % 2 == 0:
+            ramp = np.linspace(-2, 2, size)
+            image = np.stack([ramp[None, :] * np.ones((size, 1)), ramp[:, None] * np.ones(size),
+                              np.zeros((size, size))], axis=2)
+            for _ in range(4):
+                top, left = rng.integers(0, size * 3 // 4, 2)
+                extent = rng.integers(size // 8, size // 3)
+                image[top:top + extent, left:left + extent] = rng.normal(0, 1.5, 3)
+        else:
+            image = rng.normal(0, 1, (size, size, 3))
+        images.append(image)
+    return images
 
 
 def build_onnx(graph: GraphModel) -> Any:

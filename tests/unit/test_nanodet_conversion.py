@@ -154,3 +154,16 @@ def test_the_manifest_template_describes_the_converted_model():
     assert manifest.mean == (123.675, 116.28, 103.53)
     assert manifest.std == (58.395, 57.12, 57.375)
     assert manifest.scale == 1.0
+
+
+def test_a_conversion_that_disagrees_with_the_reference_writes_nothing(tmp_path, monkeypatch):
+    model_json = write_nanodet_like(tmp_path / "tfjs", size=SIZE, classes=CLASSES)
+    other = load_graph_model(write_nanodet_like(tmp_path / "other", size=SIZE,
+                                                classes=CLASSES, seed=1))
+    build = nanodet.build_onnx
+    monkeypatch.setattr(nanodet, "build_onnx", lambda graph: build(other))
+    out = tmp_path / "out" / "detector.onnx"
+
+    with pytest.raises(AssertionError, match="differs from the reference"):
+        nanodet.convert_nanodet(model_json, out)
+    assert list(out.parent.iterdir()) == []
