@@ -79,3 +79,20 @@ def test_boxes_land_on_the_objects_in_dog_jpg(local_stack):
 def test_a_photo_without_coco_objects_gets_no_detections(local_stack):
     # scikit-image's rocket.jpg: a launch pad and a rocket, no COCO category.
     assert _detect(local_stack.base_url, "rocket.jpg") == []
+
+
+def test_photos_sent_together_get_the_answers_they_get_alone(local_stack):
+    names = ["dog.jpg", "giraffe.jpg", "kite.jpg", "horses.jpg"]
+    files = [("image", (name, (PHOTOS / name).read_bytes(), "image/jpeg")) for name in names]
+
+    response = requests.post(f"{local_stack.base_url}/object_detection",
+                             params={"threshold": str(THRESHOLD)}, files=files, timeout=120)
+
+    assert response.status_code == 200, response.text
+    together = [entry["predictions"] for entry in response.json()]
+    for name, batched in zip(names, together, strict=True):
+        alone = _detect(local_stack.base_url, name)
+        assert [item["label"] for item in batched] == [item["label"] for item in alone], name
+        for one, other in zip(batched, alone, strict=True):
+            assert abs(one["score"] - other["score"]) < 1e-4
+            assert max(abs(a - b) for a, b in zip(one["box"], other["box"], strict=True)) < 0.5
