@@ -8,6 +8,7 @@ on the same inputs, with both sides' answers checked against each other.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import sys
@@ -197,6 +198,56 @@ def batch_predict_vs_loop(repeat: int) -> Row:
     return Row.ratio("batch_predict_vs_loop", loop_time / ours_time, ">= 2.0")
 
 
+DETECT_PHOTOS = ("dog.jpg", "giraffe.jpg", "kite.jpg", "horses.jpg")
+
+
+def detect4_vs_model_floor(repeat: int) -> Row:
+    """/object_detection with 4 real photos through the entry point ÷ the model alone.
+
+    The floor is the same onnxruntime session running the same 4 images,
+    already resized and normalised; the difference is decoding, resizing,
+    normalising, box decoding, NMS and JSON.
+    """
+    import numpy as np
+    from PIL import Image
+    from requests_toolbelt import MultipartEncoder
+
+    from app import app
+    from chalicelib import wiring
+    from tests.support.events import api_event
+
+    photos = [(ROOT / "models" / "photos" / name).read_bytes() for name in DETECT_PHOTOS]
+    encoder = MultipartEncoder(fields=[("image", (name, data, "image/jpeg"))
+                                       for name, data in zip(DETECT_PHOTOS, photos,
+                                                             strict=True)])
+    event = api_event(app, "POST", "/object_detection",
+                      headers={"Content-Type": encoder.content_type},
+                      body=encoder.to_string(), base64_body=True)
+    ours = OURS.load()
+    detector = wiring.get_detector()
+    manifest = detector.manifest
+    width, height = manifest.size
+    scale = np.float32(manifest.scale)
+    mean, std = (np.asarray(values, dtype=np.float32) for values in (manifest.mean,
+                                                                      manifest.std))
+    batch = np.stack([((np.asarray(Image.open(io.BytesIO(data)).convert("RGB").resize(
+        (width, height), Image.Resampling.BILINEAR), dtype=np.float32) * scale - mean) / std
+    ).transpose(2, 0, 1) for data in photos])
+    names = list(manifest.outputs or detector.output_names[:1])
+
+    def floor() -> Any:
+        return detector.session.run(names, {detector.input_name: batch})
+
+    answer = json.loads(ours(dict(event), None)["body"])
+    found = [{item["label"] for item in entry.get("predictions", [])} for entry in answer]
+    if len(found) != 4 or "giraffe" not in found[1] or "dog" not in found[0]:
+        raise AssertionError(f"detect4: {manifest.description!r} is not the COCO detector "
+                             f"this row measures (it found {found}); run `make models`")
+    ours_time, floor_time = alternate(lambda: per_call(lambda: ours(dict(event), None), repeat),
+                                      lambda: per_call(floor, repeat), rounds=3)
+    return Row.ratio("detect4_vs_model_floor", ours_time / floor_time, "<= 1.25")
+
+
 def _rounded(results: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
     return [[{"label": item["label"], "score": item["score"]} for item in entry]
             for entry in results]
@@ -259,6 +310,7 @@ def run_all(quick: bool) -> list[Row]:
         stats_1m_vs_floor(heavy_repeat),
         *multipart_rows(repeat),
         batch_predict_vs_loop(heavy_repeat if quick else 20),
+        detect4_vs_model_floor(heavy_repeat if quick else 10),
         predict16_peak_rss(_prod_memory_mb()),
         *package_rows(),
     ]
