@@ -171,14 +171,18 @@ def _download(package: Package, into: Path) -> Path:
         command = ["apt-get", "download", package.pin]
     print(f"modelbuild: fetching {package.pin} ({package.registry})", file=sys.stderr)
     try:
-        subprocess.run(command, cwd=into, check=True, stdout=subprocess.DEVNULL)
+        if subprocess.run(command, cwd=into, stdout=subprocess.DEVNULL).returncode != 0 \
+                and package.registry == "debian":
+            # A fresh machine's package lists may not know the pinned version yet.
+            subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
+        if not any(into.iterdir()):
+            subprocess.run(command, cwd=into, check=True, stdout=subprocess.DEVNULL)
     except FileNotFoundError:
         raise SourceError(f"{package.pin}: {command[0]} is not installed; the {package.registry} "
                           "package cannot be fetched without it") from None
     except subprocess.CalledProcessError as error:
-        hint = " (run `apt-get update` first?)" if package.registry == "debian" else ""
-        raise SourceError(f"{package.pin}: `{' '.join(command)}` failed with exit status "
-                          f"{error.returncode}{hint}") from None
+        raise SourceError(f"{package.pin}: `{' '.join(error.cmd)}` failed with exit status "
+                          f"{error.returncode}") from None
     archives = [path for path in into.iterdir() if path.is_file()]
     if len(archives) != 1:
         raise SourceError(f"{package.pin}: expected one archive, found {archives}")
