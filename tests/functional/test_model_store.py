@@ -12,6 +12,7 @@ from PIL import Image
 from chalicelib import wiring
 from chalicelib.prediction import models
 from chalicelib.prediction.models import ModelConfigError, load_classifier, load_detector
+
 MODELS_DIR = models.PROJECT_ROOT / "models"
 
 
