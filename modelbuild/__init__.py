@@ -1,0 +1,1 @@
+"""Dev-only: builds the default models (``make models``) from pinned registry packages."""

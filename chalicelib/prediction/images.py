@@ -22,8 +22,14 @@ RAW_IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png", "image/webp", "image/
                    "image/bmp", "image/x-ms-bmp")
 
 
-def decode_image(data: bytes, max_pixels: int, formats: tuple[str, ...] = FORMATS) -> Image:
+def decode_image(data: bytes, max_pixels: int, formats: tuple[str, ...] = FORMATS,
+                 at_least: tuple[int, int] | None = None) -> Image:
     """An RGB image, EXIF orientation applied (a GIF's first frame).
+
+    With ``at_least`` (width, height), a JPEG may be decoded at a reduced DCT
+    scale (1/2, 1/4 or 1/8: several times faster for a phone photo) while
+    both sides stay at least that large; the photo's own upright size is then
+    in ``image.info["source_size"]``.
 
     Raises ImageRejected when ``data`` is empty, not one of ``formats``,
     truncated or corrupt, or has more than ``max_pixels`` pixels.
@@ -44,9 +50,17 @@ def decode_image(data: bytes, max_pixels: int, formats: tuple[str, ...] = FORMAT
                     f"the image is {width}x{height} = {width * height} pixels, more than "
                     f"the {max_pixels} allowed (MAX_IMAGE_PIXELS)", reason="too_many_pixels",
                     width=width, height=height, limit=max_pixels)
+            if at_least is not None and image.format == "JPEG":
+                # Square request: the EXIF rotation may swap the sides.
+                side = max(at_least)
+                image.draft("RGB", (side, side))
+            drafted = image.size
             image.load()
-            upright = ImageOps.exif_transpose(image)
-            return upright.convert("RGB")
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+            if drafted != (width, height):
+                swapped = upright.size != drafted
+                upright.info["source_size"] = (height, width) if swapped else (width, height)
+            return upright
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageRejected(f"the image is a decompression bomb: {error}",
                             reason="too_many_pixels", limit=max_pixels) from None

@@ -36,6 +36,9 @@ MAX_TOP_K = 100
 # What this module needs of a model; chalicelib.prediction.models'
 # ImageClassifier and ObjectDetector (built by wiring) implement these.
 class Classifier(Protocol):
+    # Smallest decoded (width, height) that loses nothing; None: decode at full size.
+    min_source_size: tuple[int, int] | None
+
     def classify(self, images: list[Image], top_k: int) -> list[list[dict]]:
         """Per image, its top ``top_k`` ``{label, score}``, best first."""
         ...
@@ -142,7 +145,7 @@ def classify_images(sources: Sequence[ImageSource], classifier: Classifier,
                     top_k: int, limits: Limits) -> list[dict[str, Any]]:
     """One entry per source: its top-k labels, or why that image failed."""
     return _predict(sources, limits, lambda images: classifier.classify(images, top_k),
-                    _label)
+                    _label, at_least=classifier.min_source_size)
 
 
 def detect_objects(sources: Sequence[ImageSource], detector: Detector,
@@ -154,9 +157,10 @@ def detect_objects(sources: Sequence[ImageSource], detector: Detector,
 
 def _predict(sources: Sequence[ImageSource], limits: Limits,
              run: Callable[[list[Image]], list[list[dict]]],
-             shape: Callable[[dict], dict[str, Any]]) -> list[dict[str, Any]]:
+             shape: Callable[[dict], dict[str, Any]],
+             at_least: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     entries = [_describe(index, source) for index, source in enumerate(sources)]
-    images = _load_images(sources, limits)
+    images = _load_images(sources, limits, at_least)
     decoded = [(entry, image) for entry, image in zip(entries, images, strict=True)
                if not isinstance(image, DomainError)]
     for entry, image in zip(entries, images, strict=True):
@@ -169,13 +173,13 @@ def _predict(sources: Sequence[ImageSource], limits: Limits,
             raise RuntimeError(f"the model answered {len(results)} results for "
                                f"{len(decoded)} images")
         for (entry, image), predictions in zip(decoded, results, strict=True):
-            entry["width"], entry["height"] = image.size
+            entry["width"], entry["height"] = image.info.get("source_size", image.size)
             entry["predictions"] = [shape(prediction) for prediction in predictions]
     return entries
 
 
-def _load_images(sources: Sequence[ImageSource],
-                 limits: Limits) -> list[Image | DomainError]:
+def _load_images(sources: Sequence[ImageSource], limits: Limits,
+                 at_least: tuple[int, int] | None = None) -> list[Image | DomainError]:
     from chalicelib.prediction.fetching import fetch_images
 
     urls: dict[int, str | DomainError] = {}
@@ -196,7 +200,7 @@ def _load_images(sources: Sequence[ImageSource],
             loaded.append(data)
             continue
         try:
-            loaded.append(decode_image(data, limits.max_image_pixels))
+            loaded.append(decode_image(data, limits.max_image_pixels, at_least=at_least))
         except InvalidInput as error:
             loaded.append(error)
     return loaded

@@ -5,8 +5,8 @@ import json
 import subprocess
 
 import pytest
-from PIL import Image
 
+from tests.e2e.conftest import PROJECT_DIR
 from tests.support.image_server import serving
 from tests.support.pictures import picture
 
@@ -133,41 +133,12 @@ def test_cors_preflight_names_the_stage_origin(local_stack):
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
 
 
-def test_the_default_models_answer_correctly_over_http(local_stack, tmp_path):
-    from training import digits, shapes
-    from training.train_detector import HELD_OUT_SEED
-
-    _, _, held_out, labels = digits.load_split()
-    for index in range(4):
-        digits.to_image(held_out[index], 8).save(tmp_path / f"digit{index}.png")
-    status, _, entries = curl(*[arg for index in range(4) for arg in
-                                ("-F", f"image=@{tmp_path / f'digit{index}.png'}")],
+def test_real_photos_get_real_labels_with_curl(local_stack):
+    photos = PROJECT_DIR / "models" / "photos"
+    status, _, entries = curl("-F", f"image=@{photos / 'coffee.jpg'}",
+                              "-F", f"image=@{photos / 'rocket.jpg'}",
                               f"{local_stack.base_url}/predict?top_k=1")
+
     assert status == 200
-    assert [entry["predictions"][0]["label"] for entry in entries] == [
-        str(label) for label in labels[:4]]
-
-    scenes = shapes.make_scenes(12, HELD_OUT_SEED)
-    for index, scene in enumerate(scenes):
-        # Three times larger than the training scenes: boxes must come back
-        # in the uploaded image's own pixels.
-        scene.image.resize((192, 192), Image.NEAREST).save(tmp_path / f"scene{index}.png")
-    status, _, found = curl(*[arg for index in range(len(scenes)) for arg in
-                              ("-F", f"image=@{tmp_path / f'scene{index}.png'}")],
-                            f"{local_stack.base_url}/object_detection")
-    assert status == 200
-    truths = matched = 0
-    for scene, entry in zip(scenes, found, strict=True):
-        for box, label in zip((scene.boxes * 3).tolist(), scene.labels, strict=True):
-            truths += 1
-            matched += any(item["label"] == shapes.CLASSES[label] and _iou(item["box"], box) >= 0.5
-                           for item in entry["predictions"])
-    assert matched >= 0.8 * truths
-
-
-def _iou(a, b):
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union else 0.0
+    assert [entry["filename"] for entry in entries] == ["coffee.jpg", "rocket.jpg"]
+    assert [entry["predictions"][0]["label"] for entry in entries] == ["espresso", "missile"]

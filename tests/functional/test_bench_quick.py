@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
     "cold_health_vs_bare_chalice", "cold_hello_vs_fastapi", "warm_hello_vs_fastapi",
     "warm_stats_vs_fastapi", "stats_1m_vs_floor", "multipart_vs_toolbelt",
-    "multipart_vs_memcpy", "batch_predict_vs_loop", "detect4_vs_model_floor",
+    "multipart_vs_memcpy", "predict16_vs_model_floor", "predict_vs_seed_loop",
+    "detect4_vs_model_floor",
     "predict16_peak_rss_mb",
     "package_zip_mb", "package_unzipped_mb",
 }

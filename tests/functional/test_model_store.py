@@ -13,9 +13,8 @@ from chalicelib import wiring
 from chalicelib.prediction import models
 from chalicelib.prediction.models import load_classifier, load_detector
 from chalicelib.prediction.store import ModelUnavailable
-from training import digits
 
-MODELS_DIR = models.PROJECT_ROOT / "chalicelib" / "prediction" / "default_models"
+MODELS_DIR = models.PROJECT_ROOT / "models"
 
 
 @pytest.fixture
@@ -42,15 +41,15 @@ def upload(s3, bucket, prefix, stem):
         s3.upload_file(str(MODELS_DIR / f"{stem}{suffix}"), bucket, f"{prefix}{stem}{suffix}")
 
 
-def a_digit():
-    _, _, held_out, labels = digits.load_split()
-    return digits.to_image(held_out[0]), str(labels[0])
+def a_photo():
+    with Image.open(MODELS_DIR / "photos" / "coffee.jpg") as photo:
+        return photo.convert("RGB"), "espresso"
 
 
 def test_detector_from_s3_at_the_bucket_root(s3, bucket):
-    upload(s3, bucket, "", "shapes-detector")
+    upload(s3, bucket, "", "detector")
 
-    detector = load_detector(f"s3://{bucket}/shapes-detector.json", lambda: s3)
+    detector = load_detector(f"s3://{bucket}/detector.json", lambda: s3)
 
     assert detector.detect([Image.new("RGB", (64, 64), (20, 20, 20))], threshold=0.5) == [[]]
 
@@ -60,9 +59,9 @@ def test_missing_s3_objects_are_named(s3, bucket):
         load_classifier(f"s3://{bucket}/nothing.json", lambda: s3)
 
     s3.put_object(Bucket=bucket, Key="orphan.json",
-                  Body=(MODELS_DIR / "digits-classifier.json").read_bytes())
+                  Body=(MODELS_DIR / "classifier.json").read_bytes())
     with pytest.raises(ModelUnavailable,
-                       match=f"s3://{bucket}/digits-classifier.onnx: it does not exist"):
+                       match=f"s3://{bucket}/classifier.onnx: it does not exist"):
         load_classifier(f"s3://{bucket}/orphan.json", lambda: s3)
 
 
@@ -72,15 +71,15 @@ def test_missing_bucket_is_named(s3):
 
 
 def test_stage_setting_selects_an_s3_model_through_wiring(s3, bucket, emulator, monkeypatch):
-    upload(s3, bucket, "stage/", "digits-classifier")
+    upload(s3, bucket, "stage/", "classifier")
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
-    monkeypatch.setenv("CLASSIFIER_MODEL", f"s3://{bucket}/stage/digits-classifier.json")
+    monkeypatch.setenv("CLASSIFIER_MODEL", f"s3://{bucket}/stage/classifier.json")
     wiring.reset()
-    image, label = a_digit()
+    image, label = a_photo()
     try:
         classifier = wiring.get_classifier()
         assert wiring.get_classifier() is classifier
-        assert classifier.source == f"s3://{bucket}/stage/digits-classifier.json"
+        assert classifier.source == f"s3://{bucket}/stage/classifier.json"
         assert classifier.classify([image], top_k=1)[0][0]["label"] == label
     finally:
         wiring.reset()
@@ -90,10 +89,10 @@ def test_stage_defaults_load_the_shipped_models_through_wiring(monkeypatch):
     monkeypatch.delenv("CLASSIFIER_MODEL", raising=False)
     monkeypatch.delenv("DETECTOR_MODEL", raising=False)
     wiring.reset()
-    image, label = a_digit()
+    image, label = a_photo()
     try:
         assert wiring.get_classifier().classify([image], top_k=1)[0][0]["label"] == label
-        assert wiring.get_detector().manifest.labels == ("circle", "square", "triangle")
+        assert wiring.get_detector().manifest.labels[:3] == ("person", "bicycle", "car")
         assert wiring.get_detector() is wiring.get_detector()
     finally:
         wiring.reset()

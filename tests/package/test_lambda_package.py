@@ -20,6 +20,8 @@ from stack.policy import stage_environment
 from stack.vendoring import DROPPED_SCIPY_SUBPACKAGES, elf_files
 from tests.support.events import api_event
 
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
 # Lambda: function plus layers at most 250 MB unzipped (262,144,000 bytes).
 MAX_UNZIPPED_BYTES = 262_144_000
 # Amazon Linux 2023 (the python3.12/3.13 runtimes): glibc 2.34, GCC 11's libstdc++.
@@ -94,7 +96,23 @@ def prod_environment(emulator) -> dict[str, str]:
 
     environment = {**stage_environment("prod"), **local_environment(emulator.endpoint_url)}
     provision_local(environment)
+    _publish_default_models(environment, emulator.endpoint_url)
     return environment
+
+
+def _publish_default_models(environment: dict[str, str], endpoint_url: str) -> None:
+    """The prod models live in the stage's model bucket, as the deploy leaves them."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint_url)
+    for variable in ("CLASSIFIER_MODEL", "DETECTOR_MODEL"):
+        bucket, _, key = environment[variable].removeprefix("s3://").partition("/")
+        if bucket not in {entry["Name"] for entry in s3.list_buckets()["Buckets"]}:
+            s3.create_bucket(Bucket=bucket)
+        manifest = MODELS_DIR / Path(key).name
+        model = json.loads(manifest.read_text())["model"]
+        s3.upload_file(str(manifest), bucket, key)
+        s3.upload_file(str(MODELS_DIR / model), bucket, str(Path(key).with_name(model)))
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +164,14 @@ def test_function_zip_holds_the_app_and_the_layer_the_dependencies(lambda_packag
     names = zipfile.ZipFile(lambda_package.function_zip).namelist()
     assert "app.py" in names and "chalicelib/stats.py" in names
     assert not any(name.startswith(("numpy/", "scipy/")) for name in names)
+
+
+def test_no_model_is_inside_the_zips(lambda_package):
+    names = [name for path in (lambda_package.function_zip, lambda_package.layer_zip)
+             for name in zipfile.ZipFile(path).namelist()]
+    assert not [name for name in names
+                if name.startswith(("models/", "modelbuild/")) or name.endswith(".pth")
+                or (name.endswith(".onnx") and "onnxruntime/" not in name)]
 
 
 @pytest.mark.parametrize("method, path, headers, body, status, expected", ROUTE_PROBES,

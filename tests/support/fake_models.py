@@ -18,6 +18,8 @@ def describe(image) -> tuple[str, str]:
 
 
 class FakeClassifier:
+    min_source_size = None
+
     def __init__(self) -> None:
         self.calls: list[tuple[list, int]] = []
 

@@ -28,9 +28,11 @@ class ColourClassifier:
     each image's colour channels ranked by their share of the image.
 
     The handler tests label with this through the real ClassifierLabeller, so
-    they can name the labels an image must get (the default model only knows
-    digits); it also records the sizes and modes it was given.
+    they can name the labels an image must get (the default ImageNet model's
+    answers depend on the photo); it also records the sizes and modes it was given.
     """
+
+    min_source_size = None
 
     def __init__(self) -> None:
         self.sizes: list[tuple[int, int]] = []

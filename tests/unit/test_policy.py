@@ -33,6 +33,8 @@ def assert_scoped_to_stage_names(policy, environment):
     names = {value for name, value in environment.items() if name.startswith("BLOBS_")}
     names |= {spec["table"] for spec in json.loads(environment.get("RESOURCES", "{}")
                                                      ).values() if "table" in spec}
+    names |= {value.removeprefix("s3://").split("/")[0] for name, value in environment.items()
+              if name.endswith("_MODEL") and value.startswith("s3://")}
     for statement in policy["Statement"]:
         services = {action.split(":")[0] for action in statement["Action"]}
         if services & {"s3", "dynamodb", "sqs"}:
@@ -70,10 +72,13 @@ def test_declared_grants_become_statements_on_the_stage_names(monkeypatch):
     assert not allows(policy, "dynamodb:DeleteItem", [f"arn:aws:dynamodb:*:*:table/{table}"])
     users = json.loads(environment["RESOURCES"])["users"]["table"]
     assert allows(policy, "dynamodb:GetItem", [f"arn:aws:dynamodb:*:*:table/{users}"])
-    # CLASSIFIER_MODEL is not an S3 URI in prod: no statement for it.
+    # Prod models live in the stage's model bucket: read-only, nothing else there.
+    models_bucket = environment["CLASSIFIER_MODEL"].removeprefix("s3://").split("/")[0]
+    assert allows(policy, "s3:GetObject", [f"arn:aws:s3:::{models_bucket}/classifier.onnx"])
+    assert not allows(policy, "s3:PutObject", [f"arn:aws:s3:::{models_bucket}/classifier.onnx"])
     declared = [statement for statement in policy["Statement"]
                 if not statement["Sid"].startswith(("Lambda", "SqsSource"))]
-    assert len(declared) == 4
+    assert len(declared) == 5
 
 
 def test_prod_stage_uses_the_generated_policy_file():

@@ -59,3 +59,23 @@ def test_pillows_own_bomb_check_is_an_error_not_a_warning(monkeypatch):
 
     with pytest.raises(ImageRejected, match="decompression bomb"):
         decode_image(picture((11, 10)), max_pixels=1_000_000)
+
+
+@pytest.mark.parametrize("orientation, source", [(1, (3000, 2000)), (6, (2000, 3000))])
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_no_smaller_than_asked(orientation, source):
+    data = picture((3000, 2000), (30, 120, 200), fmt="JPEG", orientation=orientation)
+
+    image = decode_image(data, 16_000_000, at_least=(256, 256))
+
+    assert min(image.size) >= 256 and image.size[0] * 4 <= source[0]
+    assert image.info["source_size"] == source
+    assert all(abs(got - want) <= 3 for got, want in zip(mean(image), (30, 120, 200),
+                                                           strict=True))
+
+
+def test_small_jpegs_and_other_formats_are_decoded_at_full_size():
+    small = decode_image(picture((400, 300), fmt="JPEG"), 16_000_000, at_least=(256, 256))
+    png = decode_image(picture((3000, 2000), fmt="PNG"), 16_000_000, at_least=(256, 256))
+
+    assert small.size == (400, 300) and "source_size" not in small.info
+    assert png.size == (3000, 2000) and "source_size" not in png.info

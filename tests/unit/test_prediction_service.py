@@ -73,3 +73,16 @@ def test_threshold(query, expected):
 def test_bad_threshold(query):
     with pytest.raises(InvalidInput):
         parse_threshold(query)
+
+
+def test_a_classifier_gets_a_reduced_phone_photo_and_the_entry_keeps_its_real_size():
+    classifier = FakeClassifier()
+    classifier.min_source_size = (256, 256)
+    phone = picture((3000, 2000), fmt="JPEG")
+    limits = LIMITS._replace(max_image_pixels=16_000_000, max_request_bytes=10_000_000)
+
+    (entry,) = classify_images([ImageSource("image", phone, "p.jpg")], classifier, 1, limits)
+
+    (images, _), = classifier.calls
+    assert min(images[0].size) >= 256 and images[0].width < 3000
+    assert (entry["width"], entry["height"]) == (3000, 2000)

@@ -7,8 +7,8 @@ change ``demo_images`` to try other pictures.
 
 from __future__ import annotations
 
-import io
 import math
+from pathlib import Path
 
 import numpy
 import requests
@@ -16,25 +16,14 @@ from playwright.sync_api import expect
 
 from tests.e2e.browser.conftest import save_screenshot
 
+PHOTOS = Path(__file__).resolve().parents[3] / "models" / "photos"
 SAMPLE = [2, 3.5, 3.5, 4, 7, 7.25, 8, 8, 8, 10, 11, 12.5, 13, 21, 34]
 
 
 def demo_images() -> list[tuple[str, bytes, str]]:
-    """Pictures for the image flows: (file name, bytes, MIME type), plus a non-image."""
-    from PIL import Image, ImageDraw
-
-    pictures = []
-    for index, (background, shape) in enumerate([("white", "ellipse"), ("#dde7f7", "box"),
-                                                 ("#fdf3d8", "both")]):
-        image = Image.new("RGB", (320 + 40 * index, 240), background)
-        draw = ImageDraw.Draw(image)
-        if shape in ("ellipse", "both"):
-            draw.ellipse((40, 40, 160, 160), fill="#d62828")
-        if shape in ("box", "both"):
-            draw.rectangle((170, 60, 300, 200), fill="#1d3557")
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        pictures.append((f"picture-{index}.png", buffer.getvalue(), "image/png"))
+    """Real photos for the image flows: (file name, bytes, MIME type), plus a non-image."""
+    pictures = [(name, (PHOTOS / name).read_bytes(), "image/jpeg")
+                for name in ("chelsea.jpg", "dog.jpg", "coffee.jpg")]
     pictures.append(("notes.txt", b"not an image at all", "text/plain"))
     return pictures
 

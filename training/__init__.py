@@ -1,1 +1,0 @@
-"""Scripts that train the default models (dev-only, never packaged)."""
