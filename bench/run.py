@@ -217,6 +217,20 @@ def predict16_peak_rss(lambda_memory_mb: int) -> Row:
                peak <= lambda_memory_mb)
 
 
+def predict16_worst_case_peak_rss(lambda_memory_mb: int) -> Row:
+    """Peak RSS of a fresh process serving 16 worst-case images at the pixel limit."""
+    from tests.support.worst_case import measure
+
+    outcome = measure({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(lambda_memory_mb)})
+    if outcome["status"] != 200 or not all("predictions" in entry
+                                           for entry in outcome["entries"]):
+        raise AssertionError("predict16_worst_case: not every image was answered")
+    goal = round(0.6 * lambda_memory_mb, 1)
+    peak = outcome["peak_mb"]
+    return Row("predict16_worst_case_peak_rss_mb", round(peak, 1), "MB", f"<= {goal}",
+               peak <= goal)
+
+
 def _prod_memory_mb() -> int:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     return int(config["stages"]["prod"]["lambda_memory_size"])
@@ -260,6 +274,7 @@ def run_all(quick: bool) -> list[Row]:
         *multipart_rows(repeat),
         batch_predict_vs_loop(heavy_repeat if quick else 20),
         predict16_peak_rss(_prod_memory_mb()),
+        predict16_worst_case_peak_rss(_prod_memory_mb()),
         *package_rows(),
     ]
 

@@ -114,9 +114,11 @@ def get_labeller() -> Labeller:
     """The stage's labeller (LABELLER=classifier|rekognition)."""
     from chalicelib.uploads.labelling import ClassifierLabeller, RekognitionLabeller
 
-    if get_settings().blobs.labeller == "rekognition":
-        return RekognitionLabeller(_aws_client("rekognition"))
-    return ClassifierLabeller()
+    settings = get_settings()
+    if settings.blobs.labeller == "rekognition":
+        return RekognitionLabeller(_aws_client("rekognition"),
+                                   max_pixels=settings.max_image_pixels)
+    return ClassifierLabeller(max_pixels=settings.max_image_pixels)
 
 
 @functools.cache
