@@ -132,6 +132,7 @@ def get_callback_secret() -> bytes:
 @functools.cache
 def get_blob_processor() -> Processor:
     """The upload events handler's logic, with its parts."""
+    from chalicelib.uploads import callbacks
     from chalicelib.uploads.processing import CallbackSettings, Processor
 
     settings = get_settings()
@@ -144,7 +145,8 @@ def get_blob_processor() -> Processor:
         callback=CallbackSettings(attempts=blobs.callback_attempts,
                                   backoff=blobs.callback_backoff_seconds,
                                   timeout=blobs.callback_timeout_seconds,
-                                  allow_loopback=settings.allow_loopback_urls))
+                                  allow_loopback=settings.allow_loopback_urls),
+        deliver=callbacks.deliver)
 
 
 def reset() -> None:
