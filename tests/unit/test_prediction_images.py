@@ -2,7 +2,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from chalicelib.errors import ImageRejected
-from chalicelib.prediction.images import decode_image
+from chalicelib.prediction.images import MemoryBudget, TooLarge, decode_for_model, decode_image
 from tests.support.pictures import animated_gif, picture
 
 
@@ -59,3 +59,39 @@ def test_pillows_own_bomb_check_is_an_error_not_a_warning(monkeypatch):
 
     with pytest.raises(ImageRejected, match="decompression bomb"):
         decode_image(picture((11, 10)), max_pixels=1_000_000)
+
+
+@pytest.mark.parametrize("fmt, orientation, source_size", [
+    ("JPEG", 1, (800, 400)), ("JPEG", 6, (400, 800)), ("PNG", 8, (400, 800)),
+    ("WEBP", 3, (800, 400))])
+def test_large_images_are_reduced_towards_the_fit_and_stay_upright(fmt, orientation,
+                                                                  source_size):
+    data = picture((800, 400), (30, 200, 90), fmt, orientation=orientation)
+
+    decoded = decode_for_model(data, 1_000_000, fit=(50, 50))
+
+    assert decoded.source_size == source_size
+    width, height = decoded.image.size
+    assert min(width, height) >= 50 and min(width, height) < 100
+    assert (width > height) == (source_size[0] > source_size[1])
+    assert all(abs(got - want) <= 4 for got, want in zip(mean(decoded.image), (30, 200, 90),
+                                                         strict=True))
+
+
+def test_an_image_smaller_than_twice_the_fit_is_left_as_it_is():
+    decoded = decode_for_model(picture((90, 60)), 100_000, fit=(50, 50))
+
+    assert decoded.image.size == decoded.source_size == (90, 60)
+
+
+def test_the_budget_holds_what_stays_and_refuses_what_does_not_fit():
+    budget = MemoryBudget(1_000_000)
+
+    kept = decode_for_model(picture((100, 100)), 100_000, fit=(50, 50), budget=budget,
+                            input_bytes=30_000)
+
+    assert budget.held == kept.image.width * kept.image.height * 4 + 30_000
+    with pytest.raises(TooLarge, match="the 500x500 RGB image needs") as refused:
+        decode_for_model(picture((500, 500)), 1_000_000, budget=budget)
+    assert refused.value.details["reason"] == "memory"
+    assert budget.held == kept.image.width * kept.image.height * 4 + 30_000
