@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from chalicelib.errors import InvalidInput
@@ -62,7 +63,7 @@ def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to; raises UrlRefused if none."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+    except (socket.gaierror, UnicodeError, ValueError):
         raise UrlRefused(f"the host {host!r} does not resolve", host=host) from None
     return list(dict.fromkeys(info[4][0] for info in infos))
 
@@ -123,9 +124,13 @@ def check_url(url: str, allow_loopback: bool = False, resolver: Resolver = resol
         if reason:
             raise UrlRefused(f"{host} resolves to {address}, {reason}",
                              url=url, address=address)
-    path = quote(parts.path or "/", safe=_PATH_SAFE)
-    if parts.query:
-        path = f"{path}?{quote(parts.query, safe=_PATH_SAFE)}"
+    try:
+        path = quote(parts.path or "/", safe=_PATH_SAFE)
+        if parts.query:
+            path = f"{path}?{quote(parts.query, safe=_PATH_SAFE)}"
+    except UnicodeEncodeError:
+        raise UrlRefused("the URL's path is not valid text (a lone surrogate)",
+                         url=url) from None
     return Target(url=url, scheme=parts.scheme, host=host, port=port,
                   address=addresses[0], path=path)
 
@@ -136,6 +141,9 @@ def normalise_host(hostname: str, url: str = "") -> str:
     Raises UrlRefused when it is not a valid internationalised name.
     """
     if hostname.isascii():
+        if any(char.isspace() or not char.isprintable() for char in hostname):
+            raise UrlRefused(f"the host {hostname!r} holds spaces or control characters",
+                             url=url, reason="bad_host")
         return hostname.lower()
     import idna
 
@@ -241,7 +249,7 @@ class _Watchdog:
 
 @contextmanager
 def _exchange(target: Target, method: str, body: bytes | None, headers: dict[str, str],
-              deadline: float) -> Iterator[tuple[object, _Watchdog]]:
+              deadline: float) -> Iterator[tuple[Any, _Watchdog]]:
     """The response to one request, its connection watched until the block ends."""
     import http.client
 
@@ -275,7 +283,7 @@ def _exchange(target: Target, method: str, body: bytes | None, headers: dict[str
         pool.close()
 
 
-def _pool(target: Target, watchdog: _Watchdog):
+def _pool(target: Target, watchdog: _Watchdog) -> Any:
     import urllib3
 
     if target.scheme == "https":
@@ -296,7 +304,7 @@ def _pool(target: Target, watchdog: _Watchdog):
     return pool
 
 
-def _read_capped(response, max_bytes: int, watchdog: _Watchdog, url: str) -> bytes:
+def _read_capped(response: Any, max_bytes: int, watchdog: _Watchdog, url: str) -> bytes:
     import http.client
 
     import urllib3

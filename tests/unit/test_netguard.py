@@ -130,3 +130,14 @@ def test_a_resolution_still_running_at_the_deadline_fails_the_fetch():
                       deadline=time.monotonic() + 0.2)
     finally:
         released.set()
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("http://exa\x00mple.com/", "control characters"),
+    ("http://exa\x7fmple.com/", "control characters"),
+    ("http://a\ud800b.example/", "not a valid domain name"),
+    ("http://example.com/\ud800.png", "not valid text"),
+])
+def test_urls_that_could_never_be_sent_are_refused_not_crashed_on(url, fragment):
+    with pytest.raises(UrlRefused, match=fragment):
+        check_url(url, resolver=resolver_for("93.184.216.34"))
