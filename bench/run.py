@@ -231,6 +231,35 @@ def predict16_worst_case_peak_rss(lambda_memory_mb: int) -> Row:
                peak <= goal)
 
 
+def predict16_hostile_urls_vs_deadline() -> Row:
+    """One image and 15 URLs to servers that drip or stall: seconds ÷ the fetch deadline."""
+    from requests_toolbelt import MultipartEncoder
+
+    from chalicelib import wiring
+    from chalicelib.prediction import service
+    from tests.support.hostile_server import HOSTILE_PATHS, hostile_server
+    from tests.support.pictures import picture
+
+    classifier = wiring.get_classifier()
+    limits = service.Limits.from_settings(wiring.get_settings())._replace(
+        allow_loopback_urls=True)
+    with hostile_server() as base_url:
+        parts = [("image", ("a.png", picture((40, 40)), "image/png"))]
+        parts += [("url", f"{base_url}{HOSTILE_PATHS[index % len(HOSTILE_PATHS)]}")
+                  for index in range(15)]
+        encoder = MultipartEncoder(fields=parts)
+        body = encoder.to_string()
+        started = time.perf_counter()
+        sources = service.read_sources(body, encoder.content_type, limits)
+        entries = service.classify_images(sources, classifier, 5, limits)
+        elapsed = time.perf_counter() - started
+    if "predictions" not in entries[0] or any(
+            entry["error"]["reason"] != "deadline" for entry in entries[1:]):
+        raise AssertionError("predict16_hostile_urls: the URLs were not cut at the deadline")
+    return Row.ratio("predict16_hostile_urls_vs_deadline",
+                     elapsed / limits.url_fetch_timeout_seconds, "<= 1.2")
+
+
 def _prod_memory_mb() -> int:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     return int(config["stages"]["prod"]["lambda_memory_size"])
@@ -275,6 +304,7 @@ def run_all(quick: bool) -> list[Row]:
         batch_predict_vs_loop(heavy_repeat if quick else 20),
         predict16_peak_rss(_prod_memory_mb()),
         predict16_worst_case_peak_rss(_prod_memory_mb()),
+        predict16_hostile_urls_vs_deadline(),
         *package_rows(),
     ]
 

@@ -10,7 +10,7 @@ EXPECTED = {
     "cold_health_vs_bare_chalice", "cold_hello_vs_fastapi", "warm_hello_vs_fastapi",
     "warm_stats_vs_fastapi", "stats_1m_vs_floor", "multipart_vs_toolbelt",
     "multipart_vs_memcpy", "batch_predict_vs_loop", "predict16_peak_rss_mb",
-    "predict16_worst_case_peak_rss_mb",
+    "predict16_worst_case_peak_rss_mb", "predict16_hostile_urls_vs_deadline",
     "package_zip_mb", "package_unzipped_mb",
 }
 
