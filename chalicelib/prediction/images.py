@@ -32,6 +32,9 @@ _PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16
 # the others are converted before it, to RGB unless named here.
 _REDUCIBLE = frozenset({"L", "RGB", "RGBX", "CMYK", "I", "F"})
 _REDUCIBLE_AS = {"1": "L"}
+# Images up to this size are decoded whole, as they always were (a few MB
+# each); larger ones are reduced while they are decoded.
+REDUCE_ABOVE_PIXELS = 1_000_000
 # EXIF orientations that turn the image a quarter (width and height swap).
 _QUARTER_TURNS = frozenset({5, 6, 7, 8})
 
@@ -80,7 +83,8 @@ def decode_for_model(data: bytes, max_pixels: int, formats: tuple[str, ...] = FO
                      fit: tuple[int, int] | None = None,
                      budget: MemoryBudget | None = None,
                      input_bytes: int = 0) -> Decoded:
-    """The image reduced by a whole factor while it still covers ``fit`` (w, h).
+    """The image reduced by a whole factor while it still covers ``fit`` (w, h),
+    if it has more than REDUCE_ABOVE_PIXELS.
 
     With a ``budget``, the decoding's peak and what stays held (the image and
     ``input_bytes``, its model input) are counted.  Raises ImageRejected as
@@ -102,6 +106,8 @@ def decode_for_model(data: bytes, max_pixels: int, formats: tuple[str, ...] = FO
                     f"the image is {width}x{height} = {width * height} pixels, more than "
                     f"the {max_pixels} allowed (MAX_IMAGE_PIXELS)", reason="too_many_pixels",
                     width=width, height=height, limit=max_pixels)
+            if width * height <= REDUCE_ABOVE_PIXELS:
+                fit = None
             if fit is not None and image.format == "JPEG":
                 image.draft(image.mode, fit)
             peak = _decoding_bytes(image, fit)

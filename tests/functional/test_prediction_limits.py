@@ -98,7 +98,7 @@ def test_a_host_that_cannot_be_normalised_is_that_images_refusal(client, classif
 def test_an_image_over_the_memory_budget_fails_alone(client, classifier, stage):
     stage(IMAGE_MEMORY_BUDGET_MB="1")
     small = ("image", ("small.png", picture((40, 40), GREEN), "image/png"))
-    # 1000x1000 RGB takes 4 MB in Pillow's memory before it can be reduced.
+    # 1000x1000 RGB takes 4 MB in Pillow's memory, and as much again as its RGB copy.
     large = ("image", ("large.bmp", picture((1000, 1000), GREEN, "BMP"), "image/bmp"))
     response = post_form(client, "/predict", [small, large, small])
     first, second, third = response.json_body
@@ -113,10 +113,10 @@ def test_an_image_over_the_memory_budget_fails_alone(client, classifier, stage):
                                        ("JPEG", "CMYK"), ("JPEG", "RGB")])
 def test_large_images_reach_the_model_reduced_towards_its_input(client, classifier, fmt,
                                                                  mode):
-    data = picture((1000, 600), GREEN, fmt, mode=mode)
+    data = picture((1600, 800), GREEN, fmt, mode=mode)
     response = post_form(client, "/predict", [("image", ("big", data, "image/png"))])
     [entry] = response.json_body
-    assert (entry["width"], entry["height"]) == (1000, 600)
+    assert (entry["width"], entry["height"]) == (1600, 800)
     [(images, _)] = classifier.calls
     width, height = images[0].size
     # Still covering the 32x32 input, at most twice it on the tighter side.
@@ -124,10 +124,10 @@ def test_large_images_reach_the_model_reduced_towards_its_input(client, classifi
 
 
 def test_detection_boxes_of_a_reduced_image_are_in_the_sources_pixels(client, detector):
-    data = picture((800, 400), GREEN, "PNG")
+    data = picture((1600, 800), GREEN, "PNG")
     response = post_form(client, "/object_detection?threshold=0.5",
                          [("image", ("big.png", data, "image/png"))])
     [entry] = response.json_body
     [(images, _)] = detector.calls
-    assert images[0].size != (800, 400)
-    assert entry["predictions"][0]["box"] == [0.0, 0.0, 800.0, 400.0]
+    assert images[0].size != (1600, 800)
+    assert entry["predictions"][0]["box"] == [0.0, 0.0, 1600.0, 800.0]

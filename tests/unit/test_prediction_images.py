@@ -62,13 +62,13 @@ def test_pillows_own_bomb_check_is_an_error_not_a_warning(monkeypatch):
 
 
 @pytest.mark.parametrize("fmt, orientation, source_size", [
-    ("JPEG", 1, (800, 400)), ("JPEG", 6, (400, 800)), ("PNG", 8, (400, 800)),
-    ("WEBP", 3, (800, 400))])
+    ("JPEG", 1, (1600, 800)), ("JPEG", 6, (800, 1600)), ("PNG", 8, (800, 1600)),
+    ("WEBP", 3, (1600, 800))])
 def test_large_images_are_reduced_towards_the_fit_and_stay_upright(fmt, orientation,
                                                                   source_size):
-    data = picture((800, 400), (30, 200, 90), fmt, orientation=orientation)
+    data = picture((1600, 800), (30, 200, 90), fmt, orientation=orientation)
 
-    decoded = decode_for_model(data, 1_000_000, fit=(50, 50))
+    decoded = decode_for_model(data, 2_000_000, fit=(50, 50))
 
     assert decoded.source_size == source_size
     width, height = decoded.image.size
@@ -78,10 +78,11 @@ def test_large_images_are_reduced_towards_the_fit_and_stay_upright(fmt, orientat
                                                          strict=True))
 
 
-def test_an_image_smaller_than_twice_the_fit_is_left_as_it_is():
-    decoded = decode_for_model(picture((90, 60)), 100_000, fit=(50, 50))
+@pytest.mark.parametrize("size", [(90, 60), (1000, 1000)])
+def test_images_smaller_than_twice_the_fit_or_a_megapixel_are_left_as_they_are(size):
+    decoded = decode_for_model(picture(size, fmt="JPEG"), 2_000_000, fit=(50, 50))
 
-    assert decoded.image.size == decoded.source_size == (90, 60)
+    assert decoded.image.size == decoded.source_size == size
 
 
 def test_the_budget_holds_what_stays_and_refuses_what_does_not_fit():
