@@ -7,7 +7,7 @@ from chalice import IAMAuthorizer, Response
 from chalicelib import stats, wiring
 from chalicelib.caller import describe_caller
 from chalicelib.prediction.images import RAW_IMAGE_TYPES
-from chalicelib.settings import blobs_queue_name
+from chalicelib.settings import blobs_dead_letter_queue_name, blobs_queue_name
 from chalicelib.web import Api, StageCors, json_body
 from chalicelib.wiring import get_resource_stores, get_settings
 
@@ -196,6 +196,16 @@ def handle_blob_event(event) -> dict:
     return processing.handle_messages(
         messages, wiring.get_blob_processor(),
         report_batch_item_failures=get_settings().blobs.report_batch_item_failures)
+
+
+# After maxReceiveCount failed deliveries SQS moves an event here: its blob is
+# failed with the reason and its callback sent, so no blob stays pending.
+@app.on_sqs_message(queue=blobs_dead_letter_queue_name(), batch_size=1)
+def handle_dead_blob_event(event) -> dict:
+    from chalicelib.uploads import processing
+
+    messages = ((record.to_dict()["messageId"], record.body) for record in event)
+    return processing.handle_dead_letters(messages, wiring.get_blob_processor())
 
 
 # The API's contract and face: the OpenAPI document, its interactive docs and

@@ -334,6 +334,49 @@ def predict16_peak_rss(lambda_memory_mb: int) -> Row:
                peak <= lambda_memory_mb)
 
 
+def predict16_worst_case_peak_rss(lambda_memory_mb: int) -> Row:
+    """Peak RSS of a fresh process serving 16 worst-case images at the pixel limit."""
+    from tests.support.worst_case import measure
+
+    outcome = measure({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(lambda_memory_mb)})
+    if outcome["status"] != 200 or not all("predictions" in entry
+                                           for entry in outcome["entries"]):
+        raise AssertionError("predict16_worst_case: not every image was answered")
+    goal = round(0.6 * lambda_memory_mb, 1)
+    peak = outcome["peak_mb"]
+    return Row("predict16_worst_case_peak_rss_mb", round(peak, 1), "MB", f"<= {goal}",
+               peak <= goal)
+
+
+def predict16_hostile_urls_vs_deadline() -> Row:
+    """One image and 15 URLs to servers that drip or stall: seconds ÷ the fetch deadline."""
+    from requests_toolbelt import MultipartEncoder
+
+    from chalicelib import wiring
+    from chalicelib.prediction import service
+    from tests.support.hostile_server import HOSTILE_PATHS, hostile_server
+    from tests.support.pictures import picture
+
+    classifier = wiring.get_classifier()
+    limits = service.Limits.from_settings(wiring.get_settings())._replace(
+        allow_loopback_urls=True)
+    with hostile_server() as base_url:
+        parts = [("image", ("a.png", picture((40, 40)), "image/png"))]
+        parts += [("url", f"{base_url}{HOSTILE_PATHS[index % len(HOSTILE_PATHS)]}")
+                  for index in range(15)]
+        encoder = MultipartEncoder(fields=parts)
+        body = encoder.to_string()
+        started = time.perf_counter()
+        sources = service.read_sources(body, encoder.content_type, limits)
+        entries = service.classify_images(sources, classifier, 5, limits)
+        elapsed = time.perf_counter() - started
+    if "predictions" not in entries[0] or any(
+            entry["error"]["reason"] != "deadline" for entry in entries[1:]):
+        raise AssertionError("predict16_hostile_urls: the URLs were not cut at the deadline")
+    return Row.ratio("predict16_hostile_urls_vs_deadline",
+                     elapsed / limits.url_fetch_timeout_seconds, "<= 1.2")
+
+
 def _prod_memory_mb() -> int:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     return int(config["stages"]["prod"]["lambda_memory_size"])
@@ -386,6 +429,10 @@ def run_all(quick: bool, only: frozenset[str] = frozenset()) -> list[Row]:
         (("detect4_vs_model_floor",), lambda: [detect4_vs_model_floor(
             heavy_repeat if quick else 10)]),
         (("predict16_peak_rss_mb",), lambda: [predict16_peak_rss(_prod_memory_mb())]),
+        (("predict16_worst_case_peak_rss_mb",), lambda: [predict16_worst_case_peak_rss(
+            _prod_memory_mb())]),
+        (("predict16_hostile_urls_vs_deadline",), lambda: [
+            predict16_hostile_urls_vs_deadline()]),
         (("package_zip_mb", "package_unzipped_mb"), package_rows),
     ]
     unknown = only - {name for names, _ in measurements for name in names}

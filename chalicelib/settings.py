@@ -20,6 +20,9 @@ from chalicelib.errors import ConfigurationError, InvalidInput
 # Deployed stages name s3:// URIs instead (the models are not in the Lambda zips).
 DEFAULT_CLASSIFIER_MODEL = "models/classifier.json"
 DEFAULT_DETECTOR_MODEL = "models/detector.json"
+# The one size limit of every image this API decodes (predictions and
+# uploads): a decompression bomb stops here, before a pixel is decoded.
+DEFAULT_MAX_IMAGE_PIXELS = 16_000_000
 
 
 class ResourceConfig(NamedTuple):
@@ -122,8 +125,7 @@ class BlobSettings(NamedTuple):
             bucket=reader.text("BLOBS_BUCKET", default="chalice-ref-dev-blobs"),
             table=reader.text("BLOBS_TABLE", default="chalice-ref-dev-blobs"),
             queue=blobs_queue_name(environ),
-            dead_letter_queue=reader.text("BLOBS_DLQ",
-                                          default="chalice-ref-dev-blob-events-dlq"),
+            dead_letter_queue=blobs_dead_letter_queue_name(environ),
             upload_url_expires=reader.integer("UPLOAD_URL_EXPIRES", default=300,
                                               minimum=1),
             max_upload_bytes=reader.integer("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024,
@@ -149,6 +151,11 @@ def blobs_queue_name(environ: Mapping[str, str] = os.environ) -> str:
     return _Reader(environ).text("BLOBS_QUEUE", default="chalice-ref-dev-blob-events")
 
 
+def blobs_dead_letter_queue_name(environ: Mapping[str, str] = os.environ) -> str:
+    """The upload events' dead-letter queue, whose handler app.py registers at import."""
+    return _Reader(environ).text("BLOBS_DLQ", default="chalice-ref-dev-blob-events-dlq")
+
+
 class Settings(NamedTuple):
     stage: str
     stats_max_numbers: int
@@ -160,8 +167,12 @@ class Settings(NamedTuple):
     # What survives API Gateway's base64 encoding inside Lambda's 6 MB
     # synchronous payload, with room left for the event's headers.
     max_request_bytes: int = 4_400_000
-    max_image_pixels: int = 16_000_000
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     url_fetch_max_bytes: int = 8_000_000
+    # One deadline shared by a request's URL fetches (connect, headers, body).
+    url_fetch_timeout_seconds: float = 5.0
+    # What a request's decoded images and model inputs may hold at once.
+    image_memory_budget_bytes: int = 384 * 1024 * 1024
     detection_threshold: float = 0.4
     allow_loopback_urls: bool = False
     cors_allow_origin: str | None = None
@@ -181,16 +192,40 @@ class Settings(NamedTuple):
             max_images=reader.integer("MAX_IMAGES", default=16, minimum=1),
             max_request_bytes=reader.integer("MAX_REQUEST_BYTES", default=4_400_000,
                                              minimum=1),
-            max_image_pixels=reader.integer("MAX_IMAGE_PIXELS", default=16_000_000,
-                                            minimum=1),
+            max_image_pixels=reader.integer("MAX_IMAGE_PIXELS",
+                                            default=DEFAULT_MAX_IMAGE_PIXELS, minimum=1),
             url_fetch_max_bytes=reader.integer("URL_FETCH_MAX_BYTES", default=8_000_000,
                                                minimum=1),
+            url_fetch_timeout_seconds=reader.number("URL_FETCH_TIMEOUT_SECONDS", default=5.0,
+                                                    minimum=0.1, maximum=20.0),
+            image_memory_budget_bytes=image_memory_budget(environ),
             detection_threshold=reader.number("DETECTION_THRESHOLD", default=0.4,
                                               minimum=0.0, maximum=1.0),
             allow_loopback_urls=reader.flag("ALLOW_LOOPBACK_URLS", default=False),
             cors_allow_origin=environ.get("CORS_ALLOW_ORIGIN") or None,
             blobs=BlobSettings.from_environ(environ),
         )
+
+
+# The share of the function's memory a request's images may take: the rest
+# is the runtime, the models and a second request on the local server.
+IMAGE_MEMORY_SHARE = 0.25
+# The prod function's memory (lambda_memory_size), for processes outside Lambda.
+DEFAULT_FUNCTION_MEMORY_MB = 1536
+
+
+def image_memory_budget(environ: Mapping[str, str]) -> int:
+    """Bytes a request's decoded images may hold: IMAGE_MEMORY_BUDGET_MB, or a
+    quarter of the function's memory (Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
+
+    Raises ConfigurationError naming the variable.
+    """
+    reader = _Reader(environ)
+    memory_mb = reader.integer("AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                               default=DEFAULT_FUNCTION_MEMORY_MB, minimum=128)
+    budget_mb = reader.integer("IMAGE_MEMORY_BUDGET_MB",
+                               default=int(memory_mb * IMAGE_MEMORY_SHARE), minimum=1)
+    return budget_mb * 1024 * 1024
 
 
 def load_settings() -> Settings:

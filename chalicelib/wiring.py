@@ -117,9 +117,11 @@ def get_labeller() -> Labeller:
     """The stage's labeller (LABELLER=classifier|rekognition)."""
     from chalicelib.uploads.labelling import ClassifierLabeller, RekognitionLabeller
 
-    if get_settings().blobs.labeller == "rekognition":
-        return RekognitionLabeller(_aws_client("rekognition"))
-    return ClassifierLabeller()
+    settings = get_settings()
+    if settings.blobs.labeller == "rekognition":
+        return RekognitionLabeller(_aws_client("rekognition"),
+                                   max_pixels=settings.max_image_pixels)
+    return ClassifierLabeller(max_pixels=settings.max_image_pixels)
 
 
 @functools.cache
@@ -133,6 +135,7 @@ def get_callback_secret() -> bytes:
 @functools.cache
 def get_blob_processor() -> Processor:
     """The upload events handler's logic, with its parts."""
+    from chalicelib.uploads import callbacks
     from chalicelib.uploads.processing import CallbackSettings, Processor
 
     settings = get_settings()
@@ -145,7 +148,8 @@ def get_blob_processor() -> Processor:
         callback=CallbackSettings(attempts=blobs.callback_attempts,
                                   backoff=blobs.callback_backoff_seconds,
                                   timeout=blobs.callback_timeout_seconds,
-                                  allow_loopback=settings.allow_loopback_urls))
+                                  allow_loopback=settings.allow_loopback_urls),
+        deliver=callbacks.deliver)
 
 
 def reset() -> None:

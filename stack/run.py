@@ -125,8 +125,13 @@ def start_pollers(app: Any, environment: dict[str, str]) -> list[Any]:
         aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
         region_name=environment["AWS_DEFAULT_REGION"],
     ).client("sqs", endpoint_url=environment["AWS_ENDPOINT_URL"])
-    poller = QueuePoller(sqs, environment["BLOBS_QUEUE"], app.handler_map["handle_blob_event"])
-    return [poller.start()]
+    pollers = [QueuePoller(sqs, environment["BLOBS_QUEUE"],
+                           app.handler_map["handle_blob_event"])]
+    if "handle_dead_blob_event" in app.handler_map and environment.get("BLOBS_DLQ"):
+        pollers.append(QueuePoller(sqs, environment["BLOBS_DLQ"],
+                                   app.handler_map["handle_dead_blob_event"],
+                                   function_name="handle_dead_blob_event"))
+    return [poller.start() for poller in pollers]
 
 
 def stop_pollers(pollers: list[Any]) -> None:

@@ -137,15 +137,6 @@ class _OnnxModel:
 class ImageClassifier(_OnnxModel):
     """An ONNX classifier (ImageNet-style: one row of logits or probabilities per image)."""
 
-    @property
-    def min_source_size(self) -> tuple[int, int]:
-        """The smallest decoded (width, height) this model's resize only ever shrinks."""
-        width, height = self.manifest.size
-        if self.manifest.resize == "center_crop":
-            side = math.ceil(max(width, height) / self.manifest.crop_fraction)
-            return side, side
-        return width, height
-
     def classify(self, images: list[Image.Image], top_k: int) -> list[list[dict]]:
         """Per image, the ``top_k`` best ``{label, score}``; raises InvalidInput for top_k < 1."""
         import numpy as np

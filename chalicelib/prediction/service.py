@@ -5,6 +5,10 @@ parts in any order, or as a single raw image body.  Each gets one entry in
 the answer, in input order: its predictions, or the error that stopped that
 image alone.  Every image that decodes goes to the model in ONE call, so a
 model that takes a dynamic batch runs once per request.
+
+Images are decoded one at a time, reduced towards the model's input size,
+within the request's memory budget (an image over it is ``TooLarge`` alone);
+boxes are given back in the source image's pixels.
 """
 
 from __future__ import annotations
@@ -20,7 +24,12 @@ from chalicelib.errors import (
     UnsupportedMediaType,
 )
 from chalicelib.params import reject_unknown, single
-from chalicelib.prediction.images import RAW_IMAGE_TYPES, decode_image
+from chalicelib.prediction.images import (
+    RAW_IMAGE_TYPES,
+    Decoded,
+    MemoryBudget,
+    decode_for_model,
+)
 from chalicelib.prediction.multipart import media_type, parse_form
 
 if TYPE_CHECKING:
@@ -36,8 +45,9 @@ MAX_TOP_K = 100
 # What this module needs of a model; chalicelib.prediction.models'
 # ImageClassifier and ObjectDetector (built by wiring) implement these.
 class Classifier(Protocol):
-    # Smallest decoded (width, height) that loses nothing; None: decode at full size.
-    min_source_size: tuple[int, int] | None
+    def decode_size(self) -> tuple[int, int] | None:
+        """The smallest decoded (width, height) that loses nothing; None: full size."""
+        ...
 
     def classify(self, images: list[Image], top_k: int) -> list[list[dict]]:
         """Per image, its top ``top_k`` ``{label, score}``, best first."""
@@ -57,6 +67,8 @@ class Limits(NamedTuple):
     max_image_pixels: int
     url_fetch_max_bytes: int
     allow_loopback_urls: bool
+    url_fetch_timeout_seconds: float = 5.0
+    image_memory_budget_bytes: int = 384 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -64,7 +76,9 @@ class Limits(NamedTuple):
                    max_request_bytes=settings.max_request_bytes,
                    max_image_pixels=settings.max_image_pixels,
                    url_fetch_max_bytes=settings.url_fetch_max_bytes,
-                   allow_loopback_urls=settings.allow_loopback_urls)
+                   allow_loopback_urls=settings.allow_loopback_urls,
+                   url_fetch_timeout_seconds=settings.url_fetch_timeout_seconds,
+                   image_memory_budget_bytes=settings.image_memory_budget_bytes)
 
 
 class ImageSource(NamedTuple):
@@ -145,41 +159,49 @@ def classify_images(sources: Sequence[ImageSource], classifier: Classifier,
                     top_k: int, limits: Limits) -> list[dict[str, Any]]:
     """One entry per source: its top-k labels, or why that image failed."""
     return _predict(sources, limits, lambda images: classifier.classify(images, top_k),
-                    _label, at_least=classifier.min_source_size)
+                    _label, decode_size(classifier))
 
 
 def detect_objects(sources: Sequence[ImageSource], detector: Detector,
                    threshold: float | None, limits: Limits) -> list[dict[str, Any]]:
     """One entry per source: its objects above ``threshold``, or why that image failed."""
     return _predict(sources, limits, lambda images: detector.detect(images, threshold),
-                    _detection)
+                    _detection, decode_size(detector))
+
+
+def decode_size(model: object) -> tuple[int, int] | None:
+    """The smallest (width, height) a reduced decode may give ``model``; None if it does not say."""
+    size = getattr(model, "decode_size", None)
+    return size() if callable(size) else None
 
 
 def _predict(sources: Sequence[ImageSource], limits: Limits,
              run: Callable[[list[Image]], list[list[dict]]],
-             shape: Callable[[dict], dict[str, Any]],
-             at_least: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+             shape: Callable[[dict, tuple[float, float]], dict[str, Any]],
+             fit: tuple[int, int] | None) -> list[dict[str, Any]]:
     entries = [_describe(index, source) for index, source in enumerate(sources)]
-    images = _load_images(sources, limits, at_least)
-    decoded = [(entry, image) for entry, image in zip(entries, images, strict=True)
-               if not isinstance(image, DomainError)]
-    for entry, image in zip(entries, images, strict=True):
-        if isinstance(image, DomainError):
-            entry["error"] = {"code": type(image).__name__, "message": image.message,
-                              **image.details}
+    loaded = _load_images(sources, limits, fit)
+    decoded = [(entry, item) for entry, item in zip(entries, loaded, strict=True)
+               if not isinstance(item, DomainError)]
+    for entry, item in zip(entries, loaded, strict=True):
+        if isinstance(item, DomainError):
+            entry["error"] = {"code": type(item).__name__, "message": item.message,
+                              **item.details}
     if decoded:
-        results = run([image for _, image in decoded])
+        results = run([item.image for _, item in decoded])
         if len(results) != len(decoded):
             raise RuntimeError(f"the model answered {len(results)} results for "
                                f"{len(decoded)} images")
-        for (entry, image), predictions in zip(decoded, results, strict=True):
-            entry["width"], entry["height"] = image.info.get("source_size", image.size)
-            entry["predictions"] = [shape(prediction) for prediction in predictions]
+        for (entry, item), predictions in zip(decoded, results, strict=True):
+            entry["width"], entry["height"] = item.source_size
+            scale = (item.source_size[0] / item.image.width,
+                     item.source_size[1] / item.image.height)
+            entry["predictions"] = [shape(prediction, scale) for prediction in predictions]
     return entries
 
 
 def _load_images(sources: Sequence[ImageSource], limits: Limits,
-                 at_least: tuple[int, int] | None = None) -> list[Image | DomainError]:
+                 fit: tuple[int, int] | None) -> list[Decoded | DomainError]:
     from chalicelib.prediction.fetching import fetch_images
 
     urls: dict[int, str | DomainError] = {}
@@ -189,18 +211,23 @@ def _load_images(sources: Sequence[ImageSource], limits: Limits,
     wanted = {index: url for index, url in urls.items() if isinstance(url, str)}
     fetched = dict(zip(wanted, fetch_images(list(wanted.values()),
                                             max_bytes=limits.url_fetch_max_bytes,
-                                            allow_loopback=limits.allow_loopback_urls),
+                                            allow_loopback=limits.allow_loopback_urls,
+                                            timeout=limits.url_fetch_timeout_seconds),
                        strict=True))
-    loaded: list[Image | DomainError] = []
+    budget = MemoryBudget(limits.image_memory_budget_bytes)
+    # The model's float32 input for one image, held until the model has run.
+    input_bytes = fit[0] * fit[1] * 3 * 4 if fit else 0
+    loaded: list[Decoded | DomainError] = []
     for index, source in enumerate(sources):
         data: bytes | DomainError = source.content
         if source.field == "url":
-            data = fetched[index] if index in fetched else urls[index]
+            data = fetched.pop(index) if index in fetched else urls[index]
         if isinstance(data, DomainError):
             loaded.append(data)
             continue
         try:
-            loaded.append(decode_image(data, limits.max_image_pixels, at_least=at_least))
+            loaded.append(decode_for_model(data, limits.max_image_pixels, fit=fit,
+                                           budget=budget, input_bytes=input_bytes))
         except InvalidInput as error:
             loaded.append(error)
     return loaded
@@ -227,12 +254,16 @@ def _describe(index: int, source: ImageSource) -> dict[str, Any]:
     return entry
 
 
-def _label(prediction: dict) -> dict[str, Any]:
+def _label(prediction: dict, scale: tuple[float, float]) -> dict[str, Any]:
     return {"label": str(prediction["label"]), "score": float(prediction["score"])}
 
 
-def _detection(prediction: dict) -> dict[str, Any]:
+def _detection(prediction: dict, scale: tuple[float, float]) -> dict[str, Any]:
+    box = [float(value) for value in prediction["box"]]
+    if scale != (1.0, 1.0):
+        # The model saw a reduced image; the caller sent the source.
+        box = [round(value * scale[index % 2], 2) for index, value in enumerate(box)]
     return {"label": str(prediction["label"]), "score": float(prediction["score"]),
-            "box": [float(value) for value in prediction["box"]]}
+            "box": box}
 
 

@@ -22,6 +22,8 @@ IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp",
                          "image/bmp", "image/tiff"})
 DEFAULT_PAGE, MAX_PAGE = 20, 100
 MAX_URL_LENGTH = 2048
+# How long resolving a callback URL's host may hold the create request.
+CHECK_SECONDS = 3.0
 _CURSOR_KEYS = frozenset({"id", "listing", "created_at"})
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -147,8 +149,9 @@ def _parse_create(payload: Any, allow_loopback: bool) -> tuple[str | None, str |
             raise InvalidInput(f"\"callback_url\" must be an http(s) URL of at most "
                                f"{MAX_URL_LENGTH} characters", field="callback_url")
         try:
-            netguard.check_url(callback_url, allow_loopback=allow_loopback)
-        except netguard.UrlRefused as error:
+            netguard.check_url(callback_url, allow_loopback=allow_loopback,
+                               deadline=time.monotonic() + CHECK_SECONDS)
+        except (netguard.UrlRefused, netguard.FetchFailed) as error:
             raise InvalidInput(f"callback_url refused: {error.message}",
                                field="callback_url", **error.details) from None
     content_type = payload.get("content_type")

@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib import iam
+from chalicelib.settings import DEFAULT_MAX_IMAGE_PIXELS
 
 IAM_GRANTS = (
     # DetectLabels on image bytes has no resource type in IAM.
     iam.Grant(("rekognition:DetectLabels",),
               iam.only_when("LABELLER", "rekognition", iam.any_resource())),
 )
-# Large enough for any camera, small enough that a decompression bomb (a tiny
-# PNG declaring 100k x 100k pixels) is refused before it is decoded.
-MAX_PIXELS = 50_000_000
 # Rekognition takes JPEG and PNG bytes; other formats are re-encoded as PNG.
 _REKOGNITION_FORMATS = frozenset({"JPEG", "PNG"})
 
@@ -54,7 +52,7 @@ class Classifier(Protocol):
         ...
 
 
-def inspect_image(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
+def inspect_image(data: bytes, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> ImageInfo:
     """Format and size of an image; raises NotAnImage naming the problem."""
     from PIL import Image, UnidentifiedImageError
 
@@ -78,13 +76,15 @@ def inspect_image(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageInfo:
     return ImageInfo(format=image_format, width=width, height=height)
 
 
-def decode_rgb(data: bytes, max_pixels: int = MAX_PIXELS) -> Any:
-    """The image as upright RGB pixels (EXIF orientation applied); raises NotAnImage."""
+def decode_rgb(data: bytes, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+               fit: tuple[int, int] | None = None) -> Any:
+    """The image as upright RGB pixels (EXIF orientation applied), reduced while
+    it still covers ``fit``; raises NotAnImage."""
     from chalicelib.errors import ImageRejected
-    from chalicelib.prediction.images import FORMATS, decode_image
+    from chalicelib.prediction.images import FORMATS, decode_for_model
 
     try:
-        return decode_image(data, max_pixels, formats=(*FORMATS, "TIFF"))
+        return decode_for_model(data, max_pixels, formats=(*FORMATS, "TIFF"), fit=fit).image
     except ImageRejected as error:
         raise NotAnImage(error.message) from None
 
@@ -100,14 +100,18 @@ def _project_classifier() -> Classifier:
 class ClassifierLabeller:
     """Labels from the project's own image classifier."""
 
-    def __init__(self, load_classifier: Callable[[], Classifier] = _project_classifier
-                 ) -> None:
+    def __init__(self, load_classifier: Callable[[], Classifier] = _project_classifier,
+                 max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
         self._load_classifier = load_classifier
+        self._max_pixels = max_pixels
 
     def label(self, image: bytes, max_labels: int) -> list[dict[str, Any]]:
         """Top ``max_labels`` classes; raises NotAnImage."""
-        pixels = decode_rgb(image)
-        ranked = self._load_classifier().classify([pixels], top_k=max_labels)[0]
+        from chalicelib.prediction.service import decode_size
+
+        classifier = self._load_classifier()
+        pixels = decode_rgb(image, self._max_pixels, fit=decode_size(classifier))
+        ranked = classifier.classify([pixels], top_k=max_labels)[0]
         return [{"label": str(item["label"]), "score": float(item["score"])}
                 for item in ranked[:max_labels]]
 
@@ -115,9 +119,11 @@ class ClassifierLabeller:
 class RekognitionLabeller:
     """Labels from Amazon Rekognition DetectLabels, given a built client."""
 
-    def __init__(self, rekognition: Any, min_confidence: float = 50.0) -> None:
+    def __init__(self, rekognition: Any, min_confidence: float = 50.0,
+                 max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
         self._rekognition = rekognition
         self._min_confidence = min_confidence
+        self._max_pixels = max_pixels
 
     def label(self, image: bytes, max_labels: int) -> list[dict[str, Any]]:
         """Rekognition's labels, confidence scaled to 0..1; raises NotAnImage, Unavailable."""
@@ -125,8 +131,9 @@ class RekognitionLabeller:
 
         from chalicelib.uploads.aws import error_code, transient_as_unavailable
 
-        info = inspect_image(image)
-        payload = image if info.format in _REKOGNITION_FORMATS else _as_png(image)
+        info = inspect_image(image, self._max_pixels)
+        payload = (image if info.format in _REKOGNITION_FORMATS
+                   else _as_png(image, self._max_pixels))
         try:
             with transient_as_unavailable("Rekognition DetectLabels"):
                 response = self._rekognition.detect_labels(
@@ -143,7 +150,7 @@ class RekognitionLabeller:
                 for item in labels[:max_labels]]
 
 
-def _as_png(data: bytes) -> bytes:
+def _as_png(data: bytes, max_pixels: int) -> bytes:
     buffer = io.BytesIO()
-    decode_rgb(data).save(buffer, format="PNG")
+    decode_rgb(data, max_pixels).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -11,6 +11,14 @@ Each message is handled on its own.  Its outcome is one of:
 
 Any other error propagates and fails the whole batch: the messages come back
 and, being idempotent, are handled again; a poison message ends in the DLQ.
+
+Nothing stays in limbo.  A message in the dead-letter queue reaches
+``handle_dead_letters``, which fails its blob if still pending (saying why)
+and sends the callback.  A callback claimed by a function that died stays
+``sending`` only until the next event for the blob (SQS redelivers the
+unacknowledged message, or the dead-letter handler gets it): once the claim
+is older than twice a delivery's worst case, that event takes it over and
+delivers; while it is younger, the event is retried later.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -38,8 +46,16 @@ _KEY = re.compile(r"uploads/([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]
                   r"-[0-9a-f]{12})")
 
 
+DEAD_LETTER_ERROR = ("the upload could not be processed: its event failed every delivery "
+                     "and went to the dead-letter queue")
+
+
 class BatchFailed(Exception):
     """Some messages must be retried, and partial batch responses are off."""
+
+
+class CallbackInFlight(Unavailable):
+    """Another invocation is sending the blob's callback; look again later."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,16 @@ class CallbackSettings:
     backoff: float
     timeout: float
     allow_loopback: bool
+
+    @property
+    def worst_case_seconds(self) -> float:
+        """Every attempt timing out, and the waits between them."""
+        return self.attempts * self.timeout + self.backoff * (2 ** (self.attempts - 1) - 1)
+
+    @property
+    def stale_after(self) -> timedelta:
+        """How old a ``sending`` claim must be before its sender is taken for dead."""
+        return timedelta(seconds=2 * self.worst_case_seconds + 1)
 
 
 def object_key(blob_id: str) -> str:
@@ -125,9 +151,12 @@ class Processor:
         A batch of the handler's batch size must fit in its function timeout,
         or a timeout would cut a claimed callback off (a test checks prod's).
         """
-        settings = self._callback
-        waits = settings.backoff * (2 ** (settings.attempts - 1) - 1)
-        return LABELLING_BUDGET_SECONDS + settings.attempts * settings.timeout + waits
+        return LABELLING_BUDGET_SECONDS + self.callback_worst_case_seconds
+
+    @property
+    def callback_worst_case_seconds(self) -> float:
+        """How long one callback may take (the dead-letter handler's part)."""
+        return self._callback.worst_case_seconds
 
     def process(self, created: ObjectCreated) -> str:
         """Handle one created object; returns what happened. Raises Unavailable."""
@@ -158,6 +187,28 @@ class Processor:
         self._send_callback(record)
         return outcome
 
+    def give_up(self, created: ObjectCreated) -> str:
+        """Handle an event from the dead-letter queue: fail the blob if it is still
+        pending, and send its callback. Raises Unavailable."""
+        blob_id = blob_id_from_key(created.key)
+        if created.bucket != self._storage.bucket or blob_id is None:
+            LOG.warning("dropped a dead letter for %s/%s: not an upload of this stage",
+                        created.bucket, created.key)
+            return "dropped"
+        record = self._records.get(blob_id)
+        if record is None:
+            LOG.warning("dropped a dead letter for blob %s: no such blob", blob_id)
+            return "dropped"
+        outcome = "repeated"
+        if record["status"] == "pending":
+            if self._records.finish(blob_id, "failed", now_text(), error=DEAD_LETTER_ERROR):
+                outcome = "failed"
+            record = self._records.get(blob_id)
+            if record is None:
+                return "dropped"
+        self._send_callback(record)
+        return outcome
+
     def _finish(self, blob_id: str, key: str) -> str:
         stored = self._storage.read(key, self._max_upload_bytes)
         if stored is None:
@@ -182,11 +233,22 @@ class Processor:
 
     def _send_callback(self, record: dict[str, Any]) -> None:
         url = record.get("callback_url")
-        if not url or record.get("callback_state") != "pending":
+        state = record.get("callback_state")
+        if not url or state not in ("pending", "sending"):
             return
+        if state == "sending" and not self._claim_is_stale(record):
+            raise CallbackInFlight(f"the callback of blob {record['id']} is being sent "
+                                   "by another invocation", id=record["id"])
         # The secret first: failing after the claim would lose the callback.
         secret = self._load_secret()
-        if not self._records.claim_callback(record["id"], now_text()):
+        if state == "pending":
+            claimed = self._records.claim_callback(record["id"], now_text())
+        else:
+            LOG.warning("the callback of blob %s was claimed at %s and never finished; "
+                        "taking it over", record["id"], record.get("updated_at"))
+            claimed = self._records.reclaim_callback(record["id"], record["updated_at"],
+                                                     now_text())
+        if not claimed:
             LOG.info("the callback of blob %s is already taken", record["id"])
             return
         settings = self._callback
@@ -196,11 +258,17 @@ class Processor:
                                  allow_loopback=settings.allow_loopback)
         delivered_at = (now_text(lambda: datetime.fromtimestamp(delivery.delivered_at, UTC))
                         if delivery.delivered_at is not None else None)
-        self._records.record_callback(record["id"], delivery.state, delivery.attempts,
+        attempts = int(record.get("callback_attempts") or 0) + delivery.attempts
+        self._records.record_callback(record["id"], delivery.state, attempts,
                                       delivery.last_error, delivered_at, now_text())
         LOG.info("callback of blob %s: %s after %d attempt(s)%s", record["id"],
                  delivery.state, delivery.attempts,
                  f" ({delivery.last_error})" if delivery.last_error else "")
+
+    def _claim_is_stale(self, record: dict[str, Any]) -> bool:
+        claimed = datetime.strptime(record["updated_at"], "%Y-%m-%dT%H:%M:%S.%fZ"
+                                    ).replace(tzinfo=UTC)
+        return datetime.now(UTC) - claimed > self._callback.stale_after
 
 
 def handle_messages(messages: Iterable[tuple[str, str]], processor: Processor,
@@ -220,4 +288,22 @@ def handle_messages(messages: Iterable[tuple[str, str]], processor: Processor,
             failures.append({"itemIdentifier": message_id})
     if failures and not report_batch_item_failures:
         raise BatchFailed(f"{len(failures)} message(s) must be retried")
+    return {"batchItemFailures": failures}
+
+
+def handle_dead_letters(messages: Iterable[tuple[str, str]], processor: Processor
+                        ) -> dict[str, Any]:
+    """Finish the blobs of ``(messageId, body)`` pairs from the dead-letter queue.
+
+    Returns the partial batch response: messages that met a transient failure
+    stay in the dead-letter queue and come back.
+    """
+    failures = []
+    for message_id, body in messages:
+        try:
+            for created in parse_message(body):
+                LOG.info("dead letter %s: %s", created.key, processor.give_up(created))
+        except Unavailable as error:
+            LOG.warning("dead letter %s will be retried: %s", message_id, error.message)
+            failures.append({"itemIdentifier": message_id})
     return {"batchItemFailures": failures}

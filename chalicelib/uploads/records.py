@@ -3,7 +3,9 @@
 Every state change is a conditional write, so a duplicated S3 event (SQS
 delivers at least once) cannot finish a blob twice or send its callback twice:
 ``finish`` moves ``pending`` to ``done``/``failed`` once, ``claim_callback``
-moves the callback from ``pending`` to ``sending`` once.
+moves the callback from ``pending`` to ``sending`` once, and
+``reclaim_callback`` lets one event take over a ``sending`` claim whose
+sender died (the claim's ``updated_at`` must be unchanged).
 """
 
 from __future__ import annotations
@@ -114,6 +116,13 @@ class BlobRecords:
             "attribute_exists(id) AND callback_state = :pending AND #status <> :waiting",
             {":sending": "sending", ":pending": "pending", ":waiting": "pending",
              ":now": now}, {"#status": "status"})
+
+    def reclaim_callback(self, blob_id: str, claimed_at: str, now: str) -> bool:
+        """Take over a callback left ``sending`` since ``claimed_at``; True only once."""
+        return self._update(
+            blob_id, "SET updated_at = :now",
+            "attribute_exists(id) AND callback_state = :sending AND updated_at = :claimed",
+            {":sending": "sending", ":claimed": claimed_at, ":now": now}, None)
 
     def record_callback(self, blob_id: str, state: str, attempts: int,
                         last_error: str | None, delivered_at: str | None, now: str) -> bool:

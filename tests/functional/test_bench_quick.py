@@ -12,6 +12,7 @@ EXPECTED = {
     "multipart_vs_memcpy", "predict16_vs_model_floor", "predict_vs_seed_loop",
     "detect4_vs_model_floor",
     "predict16_peak_rss_mb",
+    "predict16_worst_case_peak_rss_mb", "predict16_hostile_urls_vs_deadline",
     "package_zip_mb", "package_unzipped_mb",
 }
 

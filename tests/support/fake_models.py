@@ -18,7 +18,10 @@ def describe(image) -> tuple[str, str]:
 
 
 class FakeClassifier:
-    min_source_size = None
+    decode_to: tuple[int, int] | None = None
+
+    def decode_size(self) -> tuple[int, int] | None:
+        return self.decode_to
 
     def __init__(self) -> None:
         self.calls: list[tuple[list, int]] = []

@@ -32,7 +32,10 @@ class ColourClassifier:
     answers depend on the photo); it also records the sizes and modes it was given.
     """
 
-    min_source_size = None
+    decode_to: tuple[int, int] | None = None
+
+    def decode_size(self) -> tuple[int, int] | None:
+        return self.decode_to
 
     def __init__(self) -> None:
         self.sizes: list[tuple[int, int]] = []

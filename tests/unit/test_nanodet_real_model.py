@@ -68,5 +68,5 @@ def test_the_app_loads_it_with_its_manifest_and_sees_nothing_in_a_blank_image(co
 
     (found,) = detector.detect([blank], threshold=0.4)
 
-    assert detector.batched and detector.input_name == nanodet.INPUT_NAME
+    assert detector.batch is None and detector.input_name == nanodet.INPUT_NAME
     assert found == []

@@ -2,7 +2,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from chalicelib.errors import ImageRejected
-from chalicelib.prediction.images import decode_image
+from chalicelib.prediction.images import MemoryBudget, TooLarge, decode_for_model, decode_image
 from tests.support.pictures import animated_gif, picture
 
 
@@ -61,21 +61,38 @@ def test_pillows_own_bomb_check_is_an_error_not_a_warning(monkeypatch):
         decode_image(picture((11, 10)), max_pixels=1_000_000)
 
 
-@pytest.mark.parametrize("orientation, source", [(1, (3000, 2000)), (6, (2000, 3000))])
-def test_a_large_jpeg_is_decoded_at_a_reduced_scale_no_smaller_than_asked(orientation, source):
-    data = picture((3000, 2000), (30, 120, 200), fmt="JPEG", orientation=orientation)
+@pytest.mark.parametrize("fmt, orientation, source_size", [
+    ("JPEG", 1, (1600, 800)), ("JPEG", 6, (800, 1600)), ("PNG", 8, (800, 1600)),
+    ("WEBP", 3, (1600, 800))])
+def test_large_images_are_reduced_towards_the_fit_and_stay_upright(fmt, orientation,
+                                                                  source_size):
+    data = picture((1600, 800), (30, 200, 90), fmt, orientation=orientation)
 
-    image = decode_image(data, 16_000_000, at_least=(256, 256))
+    decoded = decode_for_model(data, 2_000_000, fit=(50, 50))
 
-    assert min(image.size) >= 256 and image.size[0] * 4 <= source[0]
-    assert image.info["source_size"] == source
-    assert all(abs(got - want) <= 3 for got, want in zip(mean(image), (30, 120, 200),
-                                                           strict=True))
+    assert decoded.source_size == source_size
+    width, height = decoded.image.size
+    assert min(width, height) >= 50 and min(width, height) < 100
+    assert (width > height) == (source_size[0] > source_size[1])
+    assert all(abs(got - want) <= 4 for got, want in zip(mean(decoded.image), (30, 200, 90),
+                                                         strict=True))
 
 
-def test_small_jpegs_and_other_formats_are_decoded_at_full_size():
-    small = decode_image(picture((400, 300), fmt="JPEG"), 16_000_000, at_least=(256, 256))
-    png = decode_image(picture((3000, 2000), fmt="PNG"), 16_000_000, at_least=(256, 256))
+@pytest.mark.parametrize("size", [(90, 60), (1000, 1000)])
+def test_images_smaller_than_twice_the_fit_or_a_megapixel_are_left_as_they_are(size):
+    decoded = decode_for_model(picture(size, fmt="JPEG"), 2_000_000, fit=(50, 50))
 
-    assert small.size == (400, 300) and "source_size" not in small.info
-    assert png.size == (3000, 2000) and "source_size" not in png.info
+    assert decoded.image.size == decoded.source_size == size
+
+
+def test_the_budget_holds_what_stays_and_refuses_what_does_not_fit():
+    budget = MemoryBudget(1_000_000)
+
+    kept = decode_for_model(picture((100, 100)), 100_000, fit=(50, 50), budget=budget,
+                            input_bytes=30_000)
+
+    assert budget.held == kept.image.width * kept.image.height * 4 + 30_000
+    with pytest.raises(TooLarge, match="the 500x500 RGB image needs") as refused:
+        decode_for_model(picture((500, 500)), 1_000_000, budget=budget)
+    assert refused.value.details["reason"] == "memory"
+    assert budget.held == kept.image.width * kept.image.height * 4 + 30_000

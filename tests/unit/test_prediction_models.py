@@ -404,15 +404,3 @@ def test_sessions_run_on_a_restricted_cpu_set_with_one_thread_per_usable_cpu():
                             text=True, check=True, cwd=str(PROJECT_ROOT))
 
     assert json.loads(result.stdout) == {"intra": 1, "inter": 1, "answers": 3}
-
-
-@pytest.mark.parametrize("extra, expected", [
-    ({"resize": "center_crop", "crop_fraction": 0.5}, (12, 12)),
-    ({"resize": "stretch"}, (6, 4)),
-    ({"resize": "letterbox"}, (6, 4))])
-def test_a_classifier_names_the_smallest_decode_its_resize_only_shrinks(tmp_path, extra,
-                                                                         expected):
-    model = onnx_graphs.colour_classifier("NCHW", "N", probabilities=False)
-    path = onnx_graphs.save(tmp_path, "colours", model, classifier_manifest(**extra))
-
-    assert load_classifier(path).min_source_size == expected

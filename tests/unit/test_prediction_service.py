@@ -77,7 +77,7 @@ def test_bad_threshold(query):
 
 def test_a_classifier_gets_a_reduced_phone_photo_and_the_entry_keeps_its_real_size():
     classifier = FakeClassifier()
-    classifier.min_source_size = (256, 256)
+    classifier.decode_to = (256, 256)
     phone = picture((3000, 2000), fmt="JPEG")
     limits = LIMITS._replace(max_image_pixels=16_000_000, max_request_bytes=10_000_000)
 

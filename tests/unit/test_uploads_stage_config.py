@@ -30,6 +30,20 @@ def test_a_full_batch_fits_in_the_handlers_timeout():
     assert source.batch_size * processor.worst_case_seconds < timeout
 
 
+def test_a_dead_letter_fits_in_its_handlers_timeout_and_the_dlqs_visibility():
+    _, processor, _ = prod_processor_and_timeout()
+    timeout = CONFIG["stages"]["prod"]["lambda_functions"]["handle_dead_blob_event"][
+        "lambda_timeout"]
+    [source] = [source for source in app.event_sources
+                if source.name == "handle_dead_blob_event"]
+    resources = json.loads((Path(__file__).resolve().parents[2] / "resources.json")
+                           .read_text())["Resources"]
+    # resources.json leaves the DLQ at SQS's default visibility timeout, 30 s.
+    visibility = resources["BlobEventsDeadLetterQueue"]["Properties"].get(
+        "VisibilityTimeout", 30)
+    assert source.batch_size * processor.callback_worst_case_seconds < timeout <= visibility
+
+
 def test_the_queue_hides_a_message_for_six_function_timeouts():
     # AWS's advice for SQS event sources: visibility timeout >= 6 x function timeout.
     environ, _, timeout = prod_processor_and_timeout()
