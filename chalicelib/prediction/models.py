@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import iam
+from chalicelib import iam, observability
 from chalicelib.errors import ConfigurationError, InvalidInput
 from chalicelib.prediction import geometry
 
@@ -190,6 +190,12 @@ class _OnnxModel:
                 raise ModelConfigError(f"{source}: the model has no output {name!r}; "
                                        f"its outputs are {self.output_names}")
 
+    @property
+    def version(self) -> int | None:
+        """The ONNX file's own model_version, None when it sets none."""
+        version = self.session.get_modelmeta().version
+        return version if 0 < version < 2**63 - 1 else None
+
     def _check_shape(self, shape: list[Any]) -> None:
         width, height = self.manifest.size
         expected = ([None, 3, height, width] if self.manifest.layout == "NCHW"
@@ -220,13 +226,17 @@ class _OnnxModel:
         """The chosen outputs, each stacked over ``images``, and each image's placement."""
         import numpy as np
 
-        tensors, placements = zip(*(self._tensor(image) for image in images), strict=True)
-        if self.batched:
-            outputs = self.session.run(names, {self.input_name: np.stack(tensors)})
-        else:
-            runs = [self.session.run(names, {self.input_name: tensor[np.newaxis]})
-                    for tensor in tensors]
-            outputs = [np.concatenate(parts) for parts in zip(*runs, strict=True)]
+        observability.record(model=self.manifest.model, model_version=self.version)
+        with observability.timed("preprocess_ms"):
+            tensors, placements = zip(*(self._tensor(image) for image in images),
+                                      strict=True)
+        with observability.timed("model_ms", trace="inference"):
+            if self.batched:
+                outputs = self.session.run(names, {self.input_name: np.stack(tensors)})
+            else:
+                runs = [self.session.run(names, {self.input_name: tensor[np.newaxis]})
+                        for tensor in tensors]
+                outputs = [np.concatenate(parts) for parts in zip(*runs, strict=True)]
         return outputs, list(placements)
 
 

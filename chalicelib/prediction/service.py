@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from chalicelib import observability
 from chalicelib.errors import (
     DomainError,
     InvalidInput,
@@ -157,6 +158,7 @@ def _predict(sources: Sequence[ImageSource], limits: Limits,
     images = _load_images(sources, limits)
     decoded = [(entry, image) for entry, image in zip(entries, images, strict=True)
                if not isinstance(image, DomainError)]
+    observability.record(images=len(sources), failed_images=len(sources) - len(decoded))
     for entry, image in zip(entries, images, strict=True):
         if isinstance(image, DomainError):
             entry["error"] = {"code": type(image).__name__, "message": image.message,
@@ -181,10 +183,13 @@ def _load_images(sources: Sequence[ImageSource],
         if source.field == "url":
             urls[index] = _url_text(source.content)
     wanted = {index: url for index, url in urls.items() if isinstance(url, str)}
-    fetched = dict(zip(wanted, fetch_images(list(wanted.values()),
-                                            max_bytes=limits.url_fetch_max_bytes,
-                                            allow_loopback=limits.allow_loopback_urls),
-                       strict=True))
+    fetched: dict[int, bytes | InvalidInput] = {}
+    if wanted:
+        with observability.timed("fetch_ms", trace="url_fetch"):
+            fetched = dict(zip(wanted, fetch_images(list(wanted.values()),
+                                                    max_bytes=limits.url_fetch_max_bytes,
+                                                    allow_loopback=limits.allow_loopback_urls),
+                               strict=True))
     loaded: list[Image | DomainError] = []
     for index, source in enumerate(sources):
         data: bytes | DomainError = source.content
@@ -194,7 +199,8 @@ def _load_images(sources: Sequence[ImageSource],
             loaded.append(data)
             continue
         try:
-            loaded.append(decode_image(data, limits.max_image_pixels))
+            with observability.timed("decode_ms"):
+                loaded.append(decode_image(data, limits.max_image_pixels))
         except InvalidInput as error:
             loaded.append(error)
     return loaded
