@@ -15,6 +15,7 @@ host: a callback URL may carry a token in its path or query.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -27,9 +28,16 @@ from chalicelib.observability.scope import current_fields
 
 RECORDS = logging.getLogger("chalicelib.observability")
 # The fields a plain log line borrows from the request or message it belongs to.
-CORRELATION_FIELDS = ("stage", "request_id", "lambda_request_id", "message_id", "route",
+CORRELATION_FIELDS = ("stage", "request_id", "function_request_id", "message_id", "route",
                       "method")
-_URL = re.compile(r"(?P<scheme>https?)://(?P<rest>[^\s'\"<>]+)", re.IGNORECASE)
+# One encoder for every line: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
+@functools.cache
+def _url_pattern() -> re.Pattern[str]:
+    # Compiled on first use: a cold start that logs no message never needs it.
+    return re.compile(r"(?P<scheme>https?)://(?P<rest>[^\s'\"<>]+)", re.IGNORECASE)
 
 
 def redact_urls(text: str) -> str:
@@ -40,7 +48,7 @@ def redact_urls(text: str) -> str:
         host = authority.rsplit("@", 1)[-1]
         tail = "/…" if len(rest) > len(authority) or "@" in authority else ""
         return f"{match.group('scheme')}://{host}{tail}"
-    return _URL.sub(cut, text)
+    return _url_pattern().sub(cut, text)
 
 
 def iso_timestamp(created: float) -> str:
@@ -65,7 +73,7 @@ class JsonFormatter(logging.Formatter):
             if record.exc_info:
                 line["exception"] = redact_urls(
                     "".join(traceback.format_exception(*record.exc_info)))
-        return json.dumps(line, default=str, separators=(",", ":"))
+        return _ENCODER.encode(line)
 
 
 class TextFormatter(logging.Formatter):
@@ -82,7 +90,7 @@ class TextFormatter(logging.Formatter):
 
 
 # The fields a readable line shows after its headline, in this order.
-_DETAILS = ("error_code", "caller", "images", "failed_images", "model", "decode_ms",
+_DETAILS = ("error_code", "caller", "images", "failed_images", "image_errors", "model", "decode_ms",
             "preprocess_ms", "model_ms", "fetch_ms", "blob_id", "labeller",
             "time_to_label_ms", "callback", "callback_attempts", "error", "cold_start")
 
@@ -97,9 +105,13 @@ def describe(fields: dict[str, Any]) -> str:
                     f"{fields.get('latency_ms', 0):.1f} ms")
     else:
         headline = str(fields.get("kind"))
-    details = [f"{name}={fields[name]}" for name in _DETAILS
+    details = [f"{name}={_readable(fields[name])}" for name in _DETAILS
                if fields.get(name) not in (None, False)]
     return " ".join([headline, *details])
+
+
+def _readable(value: Any) -> str:
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
 class StdoutHandler(logging.Handler):
@@ -144,4 +156,7 @@ def install(app_logger: logging.Logger) -> None:
 
 def write(fields: dict[str, Any]) -> None:
     """Write one request, message or metric record."""
-    RECORDS.info(fields)
+    # Logger.info would also look up the caller's frame, which no line shows.
+    if RECORDS.isEnabledFor(logging.INFO):
+        RECORDS.handle(logging.LogRecord(RECORDS.name, logging.INFO, "", 0, fields, None,
+                                         None))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
-from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -76,6 +75,8 @@ class timed:  # lower case: used as a context manager, like contextlib's
 
 def milliseconds_since(timestamp: str | None) -> float | None:
     """Milliseconds from an ISO 8601 timestamp (as S3 events carry) until now."""
+    from datetime import datetime
+
     if not timestamp:
         return None
     try:

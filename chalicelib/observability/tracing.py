@@ -18,23 +18,13 @@ from __future__ import annotations
 import functools
 import json
 import os
-import secrets
-import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import iam
-
-# Lambda's X-Ray daemon sends with the function's role; X-Ray has no
-# resource-level permissions, hence "*".
-IAM_GRANTS = (
-    iam.Grant(("xray:PutTraceSegments", "xray:PutTelemetryRecords"),
-              lambda environment: ("*",) if environment.get("TRACING", "").lower()
-              in ("1", "true", "yes", "on") else (),
-              why="active tracing (TRACING=true, Chalice's xray setting)"),
-)
+# Imported on the cold path of every traced invocation: standard modules only,
+# and none that a cold start would not load anyway (no socket until a send).
+# The IAM grants for X-Ray live in chalicelib/observability/grants.py.
 DAEMON_HEADER = b'{"format": "json", "version": 1}\n'
 TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
 DAEMON_ADDRESS_VARIABLE = "AWS_XRAY_DAEMON_ADDRESS"
@@ -44,11 +34,11 @@ _REMOTE = frozenset({"url_fetch", "callback"})
 
 def new_trace_id(now: float) -> str:
     """An X-Ray trace id: version, start time in hex, 96 random bits."""
-    return f"1-{int(now):08x}-{secrets.token_hex(12)}"
+    return f"1-{int(now):08x}-{os.urandom(12).hex()}"
 
 
 def new_segment_id() -> str:
-    return secrets.token_hex(8)
+    return os.urandom(8).hex()
 
 
 def parse_trace_header(header: str | None) -> dict[str, str]:
@@ -74,23 +64,25 @@ def daemon_address(environ: Mapping[str, str]) -> tuple[str, int] | None:
         return None
 
 
-@dataclass
 class Subsegment:
-    name: str
-    id: str
-    start_time: float
-    fault: bool = False
+    __slots__ = ("id", "name", "start_time")
+
+    def __init__(self, name: str, id: str, start_time: float) -> None:
+        self.name = name
+        self.id = id
+        self.start_time = start_time
 
 
-@dataclass
 class Trace:
     """One invocation's place in X-Ray: where subsegments are sent and hung."""
 
-    trace_id: str
-    parent_id: str
-    address: tuple[str, int]
-    # A locally started segment (no Lambda): sent when the request ends.
-    own_segment: dict[str, Any] | None = None
+    def __init__(self, trace_id: str, parent_id: str, address: tuple[str, int],
+                 own_segment: dict[str, Any] | None = None) -> None:
+        self.trace_id = trace_id
+        self.parent_id = parent_id
+        self.address = address
+        # A locally started segment (no Lambda): sent when the request ends.
+        self.own_segment = own_segment
 
     def begin(self, name: str) -> Subsegment:
         return Subsegment(name=name, id=new_segment_id(), start_time=time.time())
@@ -129,8 +121,10 @@ class Trace:
 
 
 @functools.cache
-def _udp_socket() -> socket.socket:
+def _udp_socket() -> Any:
     # One per container: sendto on a UDP socket is safe from several threads.
+    import socket
+
     return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
 
