@@ -10,6 +10,7 @@ the ones the caller got); a message's record when the handler is done with it
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any
 
 from chalice.app import Chalice, Request, SQSEvent
 
+from chalicelib.caller import describe_caller
 from chalicelib.observability import emf, logs
 from chalicelib.observability.scope import CURRENT, Scope
 
@@ -44,9 +46,14 @@ def _settings() -> Any:
 def _invocation_fields(context: Any, stage: str) -> dict[str, Any]:
     global _cold_start
     cold, _cold_start = _cold_start, False
-    return {"stage": stage,
-            "lambda_request_id": getattr(context, "aws_request_id", None),
-            "cold_start": cold}
+    fields = {"stage": stage,
+              "function_request_id": getattr(context, "aws_request_id", None),
+              "cold_start": cold}
+    # Lambda sets the trace header per invocation when X-Ray tracing is active.
+    header = os.environ.get("_X_AMZN_TRACE_ID", "")
+    if header.startswith("Root="):
+        fields["xray_trace_id"] = header[5:].split(";", 1)[0]
+    return fields
 
 
 def _start_trace(scope: Scope, app: Chalice, settings: Any) -> None:
@@ -90,8 +97,6 @@ def _observe_request(app: Chalice, request: Request | None,
 
 
 def _caller(context: dict[str, Any]) -> str | None:
-    from chalicelib.caller import describe_caller
-
     identity = describe_caller(context)
     return identity["userArn"] or identity["caller"]
 

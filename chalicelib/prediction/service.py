@@ -158,7 +158,10 @@ def _predict(sources: Sequence[ImageSource], limits: Limits,
     images = _load_images(sources, limits)
     decoded = [(entry, image) for entry, image in zip(entries, images, strict=True)
                if not isinstance(image, DomainError)]
-    observability.record(images=len(sources), failed_images=len(sources) - len(decoded))
+    failures = sorted({type(image).__name__ for image in images
+                       if isinstance(image, DomainError)})
+    observability.record(images=len(sources), failed_images=len(sources) - len(decoded),
+                         image_errors=",".join(failures) or None)
     for entry, image in zip(entries, images, strict=True):
         if isinstance(image, DomainError):
             entry["error"] = {"code": type(image).__name__, "message": image.message,

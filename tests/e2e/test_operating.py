@@ -58,7 +58,7 @@ def assert_request_basics(record, method, status):
     assert record["stage"] == "dev"
     assert (record["method"], record["status"]) == (method, status)
     assert record["latency_ms"] > 0
-    assert record["request_id"] and record["lambda_request_id"]
+    assert record["request_id"] and record["function_request_id"]
     assert isinstance(record["cold_start"], bool)
     assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["stage"],
                                                                     ["stage", "route"]]
@@ -109,6 +109,7 @@ def test_a_prediction_records_images_model_and_timings(stack):
     record = request_record(stack, "/predict", "POST")
     assert_request_basics(record, "POST", 200)
     assert (record["images"], record["failed_images"]) == (3, 1)
+    assert record["image_errors"] == response.json()[2]["error"]["code"] == "ImageRejected"
     assert record["model"] == "digits-classifier.onnx"
     assert "model_version" in record  # the ONNX file's, null when it sets none
     assert min(record["decode_ms"], record["preprocess_ms"], record["model_ms"]) > 0
@@ -143,7 +144,7 @@ def test_an_upload_message_records_blob_labelling_and_callback(stack):
     line, record = upload_with_callback(stack)
     assert emf_problems(line) == []
     assert record["outcome"] == "done" and record["stage"] == "dev"
-    assert record["message_id"] and record["lambda_request_id"]
+    assert record["message_id"] and record["function_request_id"]
     assert record["labeller"] == "ClassifierLabeller"
     assert record["model"] == "digits-classifier.onnx"
     assert record["time_to_label_ms"] > 0

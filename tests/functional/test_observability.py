@@ -72,7 +72,7 @@ def test_an_unexpected_error_logs_its_trace_with_the_request_ids_not_to_the_clie
     assert (record["Errors5xx"], record["Errors4xx"]) == (1, 0)
     [failure] = logged.records(level="ERROR")
     assert "RuntimeError: the disk is on fire" in failure["exception"]
-    assert failure["lambda_request_id"] == record["lambda_request_id"]
+    assert failure["function_request_id"] == record["function_request_id"]
     assert failure["route"] == "/boom"
 
 
@@ -110,7 +110,7 @@ def test_a_message_to_retry_and_a_dropped_one_each_get_a_record(client, logged, 
     [dropped] = logged.records(kind="message", message_id="message-1")
     assert (retried["outcome"], retried["MessagesRetried"]) == ("retry", 1)
     assert (dropped["outcome"], dropped["MessagesRetried"]) == ("dropped", 0)
-    assert retried["lambda_request_id"] == dropped["lambda_request_id"]
+    assert retried["function_request_id"] == dropped["function_request_id"]
     for record in (retried, dropped):
         assert emf_problems(json.dumps(record)) == []
 
@@ -124,7 +124,7 @@ def test_a_failed_batch_logs_the_message_and_the_trace(client, logged, monkeypat
     assert (record["outcome"], record["error"]) == ("error", "KeyError")
     [failure] = logged.records(level="ERROR")
     assert "KeyError: 'an unforeseen bug'" in failure["exception"]
-    assert failure["lambda_request_id"] == record["lambda_request_id"]
+    assert failure["function_request_id"] == record["function_request_id"]
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def received(daemon, count):
     return documents
 
 
-def test_in_lambda_inference_is_a_subsegment_of_the_functions_segment(client, daemon,
+def test_in_lambda_inference_is_a_subsegment_of_the_functions_segment(client, daemon, logged,
                                                                       monkeypatch):
     root, parent = "1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
     monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={root};Parent={parent};Sampled=1")
@@ -161,6 +161,8 @@ def test_in_lambda_inference_is_a_subsegment_of_the_functions_segment(client, da
     assert subsegment["name"] == "inference" and subsegment["type"] == "subsegment"
     assert (subsegment["trace_id"], subsegment["parent_id"]) == (root, parent)
     assert subsegment["start_time"] < subsegment["end_time"]
+    [record] = logged.records(kind="request", route="/predict")
+    assert record["xray_trace_id"] == root
 
 
 def test_locally_a_traced_request_gets_a_segment_of_its_own(client, daemon):

@@ -88,7 +88,7 @@ def log_record(message, exc_info=None):
 
 
 def test_a_plain_log_line_carries_the_request_ids_and_no_url_secrets():
-    token = CURRENT.set(Scope({"stage": "prod", "lambda_request_id": "abc", "route": "/x",
+    token = CURRENT.set(Scope({"stage": "prod", "function_request_id": "abc", "route": "/x",
                                "request_id": "req-1"}))
     try:
         line = json.loads(JsonFormatter().format(
@@ -96,7 +96,7 @@ def test_a_plain_log_line_carries_the_request_ids_and_no_url_secrets():
     finally:
         CURRENT.reset(token)
     assert line["message"] == "callback to https://h.example/… failed"
-    assert (line["lambda_request_id"], line["request_id"], line["route"]) == (
+    assert (line["function_request_id"], line["request_id"], line["route"]) == (
         "abc", "req-1", "/x")
     assert line["level"] == "WARNING" and line["logger"] == "chalicelib.uploads"
 
