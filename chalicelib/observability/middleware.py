@@ -155,9 +155,11 @@ def message(message_id: str) -> Iterator[None]:
 
 def count_dead_lettered(count: int, queue: str) -> None:
     """Record ``count`` messages found in (or moved to) the dead-letter ``queue``."""
-    fields = {"kind": "dead_letter", **CURRENT.get().fields} if CURRENT.get() else {
-        "kind": "dead_letter", "stage": _settings().stage}
-    fields.update(kind="dead_letter", queue=queue, count=count)
+    scope = CURRENT.get()
+    ids = {name: scope.fields[name] for name in ("function_request_id", "xray_trace_id")
+           if scope is not None and name in scope.fields}
+    fields = {"kind": "dead_letter", "stage": _settings().stage, **ids, "queue": queue,
+              "count": count}
     _write_stage_record(fields, {"MessagesDeadLettered": (count, emf.COUNT)})
 
 

@@ -175,3 +175,11 @@ def test_locally_a_traced_request_gets_a_segment_of_its_own(client, daemon):
     assert subsegment["trace_id"] == segment["trace_id"]
     assert segment["name"] == "chalice-reference-api"
     assert segment["http"] == {"response": {"status": 200}}
+
+
+def test_dead_lettered_messages_are_counted_for_a_dlq_handler(client, logged):
+    observability.count_dead_lettered(3, "chalice-ref-dev-blob-events-dlq")
+    [record] = logged.records(kind="dead_letter")
+    assert (record["queue"], record["count"], record["MessagesDeadLettered"]) == (
+        "chalice-ref-dev-blob-events-dlq", 3, 3)
+    assert emf_problems(json.dumps(record)) == []
