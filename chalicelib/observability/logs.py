@@ -92,7 +92,8 @@ class TextFormatter(logging.Formatter):
 # The fields a readable line shows after its headline, in this order.
 _DETAILS = ("error_code", "caller", "images", "failed_images", "image_errors", "model", "decode_ms",
             "preprocess_ms", "model_ms", "fetch_ms", "blob_id", "labeller",
-            "time_to_label_ms", "callback", "callback_attempts", "error", "cold_start")
+            "time_to_label_ms", "callback", "callback_attempts", "error", "queue", "count",
+            "cold_start")
 
 
 def describe(fields: dict[str, Any]) -> str:
