@@ -47,6 +47,8 @@ def start_local_stack(log_path: Path, extra_env: dict[str, str] | None = None
     port, aws_port = free_port(), free_port()
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("AWS_")}
+    # Records as AWS gets them, so that the log audit checks each one's EMF.
+    environment["LOG_FORMAT"] = "json"
     environment.update(extra_env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -3,6 +3,7 @@ metrics per request (one test per route family) and per queue message, as
 CloudWatch Logs would receive them (LOG_FORMAT=json), and no secret in any line."""
 
 import json
+import re
 import secrets
 
 import pytest
@@ -164,3 +165,15 @@ def test_no_line_holds_the_secret_key_callback_secret_or_callback_token(stack):
     for secret in (SECRET_KEY, callback, CALLBACK_TOKEN):
         assert secret not in log
     assert "Local credentials:" in log and "AWS_ACCESS_KEY_ID=testing" in log
+
+
+def test_make_run_prints_one_readable_line_per_request(tmp_path):
+    text_stack = start_local_stack(tmp_path / "stack.log", {"LOG_FORMAT": "text"})
+    try:
+        requests.get(f"{text_stack.base_url}/stats", params={"numbers": "x"}, timeout=10)
+    finally:
+        assert text_stack.stop() == 0
+    line = re.compile(r"^\d\d:\d\d:\d\d GET /stats 400 \d+\.\d ms error_code=InvalidInput",
+                      re.MULTILINE)
+    assert line.search(text_stack.log())
+    assert '"_aws"' not in text_stack.log()
