@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from chalice import IAMAuthorizer, Response
 
-from chalicelib import stats, wiring
+from chalicelib import observability, stats, wiring
 from chalicelib.caller import describe_caller
 from chalicelib.prediction.images import RAW_IMAGE_TYPES
 from chalicelib.settings import blobs_dead_letter_queue_name, blobs_queue_name
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from chalicelib.resources.contract import Stored
 
 app = Api(app_name="chalice-reference-api")
+# One JSON log line with EMF metrics per request and queue message (docs/operating.md).
+app.register_middleware(observability.observe(app), "all")
 # API Gateway checks the caller's SigV4 signature before Lambda runs (the
 # local stack does the same); the views only see authenticated requests.
 iam_authorizer = IAMAuthorizer()

@@ -40,11 +40,12 @@ class Side:
     """One side of a comparison: an app directory, its module and handler."""
 
     def __init__(self, name: str, app_dir: Path, module: str = "app",
-                 handler: str = "app") -> None:
+                 handler: str = "app", environment: dict[str, str] | None = None) -> None:
         self.name = name
         self.app_dir = app_dir
         self.module = module
         self.handler = handler
+        self.environment = environment or {}
 
     def cold(self, event: dict[str, Any]) -> dict[str, Any]:
         """Serve ``event`` in a fresh interpreter; returns seconds, status, body."""
@@ -53,7 +54,7 @@ class Side:
         result = subprocess.run([sys.executable, "-c", probe], input=json.dumps(event),
                                 capture_output=True,
                                 text=True, cwd=str(self.app_dir), check=False,
-                                env=_clean_environment())
+                                env={**_clean_environment(), **self.environment})
         if result.returncode != 0:
             raise RuntimeError(f"{self.name} failed to serve:\n{result.stderr}")
         return json.loads(result.stdout.strip().splitlines()[-1])

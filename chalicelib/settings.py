@@ -88,6 +88,7 @@ class _Reader:
 
 
 LABELLERS = ("classifier", "rekognition")
+LOG_FORMATS = ("json", "text")
 
 
 class BlobSettings(NamedTuple):
@@ -177,6 +178,11 @@ class Settings(NamedTuple):
     allow_loopback_urls: bool = False
     cors_allow_origin: str | None = None
     blobs: BlobSettings = BlobSettings.from_environ({})
+    # Operating (see docs/operating.md): JSON lines as in CloudWatch, or one
+    # readable line per record (make run); the EMF namespace; X-Ray subsegments.
+    log_format: str = "json"
+    metrics_namespace: str = "ChaliceReferenceApi"
+    tracing: bool = False
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -204,6 +210,9 @@ class Settings(NamedTuple):
             allow_loopback_urls=reader.flag("ALLOW_LOOPBACK_URLS", default=False),
             cors_allow_origin=environ.get("CORS_ALLOW_ORIGIN") or None,
             blobs=BlobSettings.from_environ(environ),
+            log_format=_choice(reader, "LOG_FORMAT", LOG_FORMATS, default="json"),
+            metrics_namespace=reader.text("METRICS_NAMESPACE", default="ChaliceReferenceApi"),
+            tracing=reader.flag("TRACING", default=False),
         )
 
 
@@ -226,6 +235,14 @@ def image_memory_budget(environ: Mapping[str, str]) -> int:
     budget_mb = reader.integer("IMAGE_MEMORY_BUDGET_MB",
                                default=int(memory_mb * IMAGE_MEMORY_SHARE), minimum=1)
     return budget_mb * 1024 * 1024
+
+
+def _choice(reader: _Reader, name: str, options: tuple[str, ...], default: str) -> str:
+    value = reader.text(name, default=default)
+    if value not in options:
+        raise ConfigurationError(
+            f"environment variable {name} must be one of {list(options)}, got {value!r}")
+    return value
 
 
 def load_settings() -> Settings:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import uuid
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -44,6 +45,8 @@ class IAMEnforcingAuthorizer(LocalGatewayAuthorizer):
                   lambda_context: LambdaContext) -> tuple[dict[str, Any], LambdaContext]:
         """Admit or reject like API Gateway; raises chalice.local.ForbiddenError (403)."""
         context = lambda_event["requestContext"]
+        # API Gateway gives every request an id of its own (logs carry it).
+        context.setdefault("requestId", str(uuid.uuid4()))
         view = self._app.routes.get(context["resourcePath"], {}).get(context["httpMethod"])
         if view is None or not isinstance(view.authorizer, IAMAuthorizer):
             return super().authorize(raw_path, lambda_event, lambda_context)
@@ -77,6 +80,9 @@ class IAMEnforcingRequestHandler(ChaliceRequestHandler):
         # then handle the request at once, so set ours and skip it.
         self.local_gateway = IAMEnforcingGateway(app_object, config, caller)
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silent: the app writes its own record of every request (chalicelib.observability)."""
 
 
 def create_iam_enforcing_server(app: Chalice, config: Config, host: str, port: int,

@@ -28,6 +28,8 @@ PARAMETER_SOURCES = {
     "BlobsQueueName": "BLOBS_QUEUE",
     "BlobsDeadLetterQueueName": "BLOBS_DLQ",
     "UsersTableName": "RESOURCES.users.table",
+    "AppStage": "APP_STAGE",
+    "MetricsNamespace": "METRICS_NAMESPACE",
 }
 
 
@@ -47,7 +49,9 @@ def merge_template(project_dir: Path, stage: str, app: Any,
     template = json.loads((project_dir / MERGE_TEMPLATE).read_text())
     environment = stage_environment(stage, project_dir)
     for name, parameter in template.get("Parameters", {}).items():
-        parameter["Default"] = _stage_value(environment, PARAMETER_SOURCES[name])
+        # A parameter with no stage source (AlarmTopicArn) keeps its own default.
+        if name in PARAMETER_SOURCES:
+            parameter["Default"] = _stage_value(environment, PARAMETER_SOURCES[name])
     queues = {_stage_value(environment, PARAMETER_SOURCES[resource["Properties"]
                                                           ["QueueName"]["Ref"]]): logical_id
               for logical_id, resource in template["Resources"].items()

@@ -19,8 +19,12 @@ MODEL_VARIABLES = ("CLASSIFIER_MODEL", "DETECTOR_MODEL")
 
 
 def local_environment(endpoint_url: str) -> dict[str, str]:
-    """What the app needs to reach the emulator, on top of the stage's config."""
+    """What the app needs to reach the emulator, on top of the stage's config.
+
+    Log records are readable lines unless LOG_FORMAT=json asks for them as in AWS.
+    """
     return {
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT") or "text",
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", LOCAL_REGION),
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID",
@@ -114,12 +118,12 @@ def start_pollers(app: Any, environment: dict[str, str]) -> list[Any]:
 
     if "handle_blob_event" not in app.handler_map or not environment.get("BLOBS_QUEUE"):
         return []
-    # The handler logs each outcome at INFO; show those (not botocore's chatter).
-    handler = logging.StreamHandler()
+    # The poller's own warnings (chalicelib's records go through the app's
+    # log handler, see chalicelib/observability).
+    handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("chalicelib", "stack"):
-        logging.getLogger(name).addHandler(handler)
-        logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger("stack").addHandler(handler)
+    logging.getLogger("stack").setLevel(logging.INFO)
     sqs = boto3.session.Session(
         aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
@@ -152,9 +156,10 @@ def _print_banner(host: str, port: int, endpoint: str, environment: dict[str, st
                   stage: str) -> None:
     print(f"API ({stage} stage):   http://{host}:{port}", flush=True)
     print(f"AWS emulator (moto):  {endpoint}", flush=True)
+    # The secret key is never printed: logs are scanned for it (docs/operating.md).
     print(f"Local credentials:    AWS_ACCESS_KEY_ID={environment['AWS_ACCESS_KEY_ID']} "
-          f"AWS_SECRET_ACCESS_KEY={environment['AWS_SECRET_ACCESS_KEY']} "
-          f"region {environment['AWS_DEFAULT_REGION']}", flush=True)
+          "with the secret key in AWS_SECRET_ACCESS_KEY (unset: the emulator's, "
+          f"see stack/emulator.py), region {environment['AWS_DEFAULT_REGION']}", flush=True)
     print(f"IAM routes:           SigV4-signed requests (service execute-api, region "
           f"{environment['AWS_DEFAULT_REGION']}) with the local credentials", flush=True)
     print(f"Models:               CLASSIFIER_MODEL={environment.get('CLASSIFIER_MODEL')} "

@@ -14,7 +14,8 @@ from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION, Emulator
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Records every AWS call made during the run; tests/test_app_aws_calls.py
 # checks the app's calls against the generated IAM policy, last.
-pytest_plugins = ("tests.support.policy_check",)
+# Keeps every app log line of the run; tests/test_log_audit.py audits them, last.
+pytest_plugins = ("tests.support.policy_check", "tests.support.log_audit")
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import observability
 from chalicelib.errors import InvalidInput
 from chalicelib.prediction import decoding, geometry, preprocessing, sessions, store
 from chalicelib.prediction.manifest import Manifest, ModelConfigError, load_manifest
@@ -79,6 +80,12 @@ class _OnnxModel:
         """The smallest (width, height) an image may be decoded at without changing the input."""
         return preprocessing.decode_size(self.input_format)
 
+    @property
+    def version(self) -> int | None:
+        """The ONNX file's own model_version, None when it sets none."""
+        version = self.session.get_modelmeta().version
+        return version if 0 < version < 2**63 - 1 else None
+
     def _check_shape(self, shape: list[Any]) -> None:
         width, height = self.manifest.size
         expected = ([None, 3, height, width] if self.manifest.layout == "NCHW"
@@ -103,10 +110,13 @@ class _OnnxModel:
 
     def _run(self, images: Sequence[Image.Image]) -> tuple[list[Any], list[geometry.Placement]]:
         """The chosen outputs, each stacked over ``images``, and each image's placement."""
-        tensors, placements = zip(*(preprocessing.to_tensor(image, self.input_format)
-                                    for image in images), strict=True)
-        outputs = sessions.run_in_batches(self.session, self.input_name, tensors, self.batch,
-                                          self.output_names)
+        observability.record(model=self.manifest.model, model_version=self.version)
+        with observability.timed("preprocess_ms"):
+            tensors, placements = zip(*(preprocessing.to_tensor(image, self.input_format)
+                                        for image in images), strict=True)
+        with observability.timed("model_ms", trace="inference"):
+            outputs = sessions.run_in_batches(self.session, self.input_name, tensors,
+                                              self.batch, self.output_names)
         return outputs, list(placements)
 
     def describe(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from chalicelib import observability
 from chalicelib.errors import (
     DomainError,
     InvalidInput,
@@ -183,6 +184,10 @@ def _predict(sources: Sequence[ImageSource], limits: Limits,
     loaded = _load_images(sources, limits, fit)
     decoded = [(entry, item) for entry, item in zip(entries, loaded, strict=True)
                if not isinstance(item, DomainError)]
+    failures = sorted({type(item).__name__ for item in loaded
+                       if isinstance(item, DomainError)})
+    observability.record(images=len(sources), failed_images=len(sources) - len(decoded),
+                         image_errors=",".join(failures) or None)
     for entry, item in zip(entries, loaded, strict=True):
         if isinstance(item, DomainError):
             entry["error"] = {"code": type(item).__name__, "message": item.message,
@@ -209,11 +214,14 @@ def _load_images(sources: Sequence[ImageSource], limits: Limits,
         if source.field == "url":
             urls[index] = _url_text(source.content)
     wanted = {index: url for index, url in urls.items() if isinstance(url, str)}
-    fetched = dict(zip(wanted, fetch_images(list(wanted.values()),
-                                            max_bytes=limits.url_fetch_max_bytes,
-                                            allow_loopback=limits.allow_loopback_urls,
-                                            timeout=limits.url_fetch_timeout_seconds),
-                       strict=True))
+    fetched: dict[int, bytes | InvalidInput] = {}
+    if wanted:
+        with observability.timed("fetch_ms", trace="url_fetch"):
+            fetched = dict(zip(wanted, fetch_images(list(wanted.values()),
+                                                    max_bytes=limits.url_fetch_max_bytes,
+                                                    allow_loopback=limits.allow_loopback_urls,
+                                                    timeout=limits.url_fetch_timeout_seconds),
+                               strict=True))
     budget = MemoryBudget(limits.image_memory_budget_bytes)
     # The model's float32 input for one image, held until the model has run.
     input_bytes = fit[0] * fit[1] * 3 * 4 if fit else 0
@@ -226,8 +234,9 @@ def _load_images(sources: Sequence[ImageSource], limits: Limits,
             loaded.append(data)
             continue
         try:
-            loaded.append(decode_for_model(data, limits.max_image_pixels, fit=fit,
-                                           budget=budget, input_bytes=input_bytes))
+            with observability.timed("decode_ms"):
+                loaded.append(decode_for_model(data, limits.max_image_pixels, fit=fit,
+                                               budget=budget, input_bytes=input_bytes))
         except InvalidInput as error:
             loaded.append(error)
     return loaded

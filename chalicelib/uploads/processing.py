@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
+from chalicelib import observability
 from chalicelib.errors import Unavailable
 from chalicelib.uploads import callbacks
 from chalicelib.uploads.labelling import Labeller, NotAnImage
@@ -62,6 +63,7 @@ class CallbackInFlight(Unavailable):
 class ObjectCreated:
     bucket: str
     key: str
+    event_time: str | None = None  # when S3 created the object (ISO 8601)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ def parse_message(body: str) -> list[ObjectCreated]:
                 continue
             # S3 URL-encodes keys in events (a space arrives as '+').
             created.append(ObjectCreated(bucket=record["s3"]["bucket"]["name"],
-                                         key=unquote_plus(record["s3"]["object"]["key"])))
+                                         key=unquote_plus(record["s3"]["object"]["key"]),
+                                         event_time=record.get("eventTime")))
         except (KeyError, TypeError):
             LOG.warning("dropped a malformed S3 record: %.200r", record)
     if not created and not payload.get("Records"):
@@ -173,10 +176,13 @@ class Processor:
                         blob_id)
             self._storage.delete(created.key)
             return "dropped"
+        observability.record(blob_id=blob_id)
         if record["status"] == "pending":
             outcome = self._finish(blob_id, created.key)
             if outcome == "dropped":
                 return outcome
+            observability.record(
+                time_to_label_ms=observability.milliseconds_since(created.event_time))
             record = self._records.get(blob_id)
             if record is None:
                 LOG.warning("blob %s was deleted while it was processed", blob_id)
@@ -219,7 +225,9 @@ class Processor:
                               f"the upload is {stored.size} bytes; at most "
                               f"{self._max_upload_bytes} bytes are accepted")
         try:
-            labels = self._labeller().label(stored.content, self._max_labels)
+            labeller = self._labeller()
+            observability.record(labeller=type(labeller).__name__)
+            labels = labeller.label(stored.content, self._max_labels)
         except NotAnImage as error:
             return self._fail(blob_id, stored.size, str(error))
         finished = self._records.finish(blob_id, "done", now_text(), labels=labels,
@@ -252,10 +260,12 @@ class Processor:
             LOG.info("the callback of blob %s is already taken", record["id"])
             return
         settings = self._callback
-        delivery = self._deliver(url, callbacks.callback_body(record), secret,
-                                 attempts=settings.attempts, backoff=settings.backoff,
-                                 timeout=settings.timeout,
-                                 allow_loopback=settings.allow_loopback)
+        with observability.timed("callback_ms", trace="callback"):
+            delivery = self._deliver(url, callbacks.callback_body(record), secret,
+                                     attempts=settings.attempts, backoff=settings.backoff,
+                                     timeout=settings.timeout,
+                                     allow_loopback=settings.allow_loopback)
+        observability.record(callback=delivery.state, callback_attempts=delivery.attempts)
         delivered_at = (now_text(lambda: datetime.fromtimestamp(delivery.delivered_at, UTC))
                         if delivery.delivered_at is not None else None)
         attempts = int(record.get("callback_attempts") or 0) + delivery.attempts
@@ -280,12 +290,17 @@ def handle_messages(messages: Iterable[tuple[str, str]], processor: Processor,
     """
     failures = []
     for message_id, body in messages:
-        try:
-            for created in parse_message(body):
-                LOG.info("%s: %s", created.key, processor.process(created))
-        except Unavailable as error:
-            LOG.warning("message %s will be retried: %s", message_id, error.message)
-            failures.append({"itemIdentifier": message_id})
+        with observability.message(message_id):
+            observability.record(outcome="dropped")  # unless an object is processed
+            try:
+                for created in parse_message(body):
+                    outcome = processor.process(created)
+                    observability.record(outcome=outcome)
+                    LOG.info("%s: %s", created.key, outcome)
+            except Unavailable as error:
+                observability.record(outcome="retry")
+                LOG.warning("message %s will be retried: %s", message_id, error.message)
+                failures.append({"itemIdentifier": message_id})
     if failures and not report_batch_item_failures:
         raise BatchFailed(f"{len(failures)} message(s) must be retried")
     return {"batchItemFailures": failures}

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from stack.emulator import free_port, wait_for_port
+from stack.emulator import LOCAL_CREDENTIALS, free_port, wait_for_port
+from tests.support.log_audit import register_stack_log
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+CALLBACK_SECRET_PARAMETER = "/chalice-ref-dev/callback-secret"
 
 
 @dataclass
@@ -45,6 +47,8 @@ def start_local_stack(log_path: Path, extra_env: dict[str, str] | None = None
     port, aws_port = free_port(), free_port()
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("AWS_")}
+    # Records as AWS gets them, so that the log audit checks each one's EMF.
+    environment["LOG_FORMAT"] = "json"
     environment.update(extra_env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -58,7 +62,23 @@ def start_local_stack(log_path: Path, extra_env: dict[str, str] | None = None
     except TimeoutError:
         stack.stop()
         raise RuntimeError(f"the local stack did not start:\n{stack.log()}") from None
+    register_stack_log(log_path, stack_secrets(stack, environment))
     return stack
+
+
+def stack_secrets(stack: LocalStack, environment: dict[str, str]) -> tuple[str, ...]:
+    """What must never appear in the stack's log: its callback secret and AWS secret key.
+
+    The emulator's default secret key is also its access key id, which logs
+    may name; a stack started with a secret key of its own has it checked.
+    """
+    from tests.support.uploads import callback_secret
+
+    secrets = [callback_secret(stack.aws_endpoint, CALLBACK_SECRET_PARAMETER).decode()]
+    secret_key = environment.get("AWS_SECRET_ACCESS_KEY")
+    if secret_key and secret_key != LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]:
+        secrets.append(secret_key)
+    return tuple(secrets)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
-    "cold_health_vs_bare_chalice", "cold_hello_vs_fastapi", "warm_hello_vs_fastapi",
+    "cold_health_vs_bare_chalice", "cold_health_logging_vs_bare_chalice",
+    "cold_hello_vs_fastapi", "warm_hello_vs_fastapi",
     "warm_stats_vs_fastapi", "stats_1m_vs_floor", "multipart_vs_toolbelt",
     "multipart_vs_memcpy", "predict16_vs_model_floor", "predict_vs_seed_loop",
     "detect4_vs_model_floor",

@@ -99,7 +99,8 @@ def test_the_stack_holds_bucket_queue_dlq_tables_and_their_wiring(template):
     assert defaults == {
         "BlobsBucketName": PROD["BLOBS_BUCKET"], "BlobsTableName": PROD["BLOBS_TABLE"],
         "BlobsQueueName": PROD["BLOBS_QUEUE"], "BlobsDeadLetterQueueName": PROD["BLOBS_DLQ"],
-        "UsersTableName": json.loads(PROD["RESOURCES"])["users"]["table"]}
+        "UsersTableName": json.loads(PROD["RESOURCES"])["users"]["table"],
+        "AppStage": "prod", "MetricsNamespace": PROD["METRICS_NAMESPACE"], "AlarmTopicArn": ""}
     [notification] = resources["BlobsBucket"]["Properties"]["NotificationConfiguration"][
         "QueueConfigurations"]
     assert notification["Queue"] == {"Fn::GetAtt": ["BlobEventsQueue", "Arn"]}
@@ -132,3 +133,71 @@ def test_sqs_handlers_wait_for_their_queue_and_poll_it(probe_template):
     [event] = function["Properties"]["Events"].values()
     assert event["Type"] == "SQS"
     assert PROD["BLOBS_QUEUE"] in json.dumps(event["Properties"]["Queue"])
+
+
+ALARMS = {
+    "Api5xxRateAlarm": "Errors5xx",
+    "PredictLatencyP99Alarm": "Latency",
+    "LambdaErrorsAlarm": "Errors",
+    "LambdaThrottlesAlarm": "Throttles",
+    "DeadLetterQueueDepthAlarm": "ApproximateNumberOfMessagesVisible",
+    "OldestUploadEventAgeAlarm": "ApproximateAgeOfOldestMessage",
+}
+
+
+def alarm_metrics(alarm: dict) -> list[dict]:
+    """The metrics an alarm watches, whether single or in metric math."""
+    properties = alarm["Properties"]
+    if "Metrics" in properties:
+        return [query["MetricStat"]["Metric"] for query in properties["Metrics"]
+                if "MetricStat" in query]
+    return [{key: properties[key] for key in ("Namespace", "MetricName", "Dimensions")}]
+
+
+def test_the_alarms_watch_the_apps_metrics_the_functions_and_the_queues(probe_template):
+    resources = probe_template["Resources"]
+    for name, metric_name in ALARMS.items():
+        assert resources[name]["Type"] == "AWS::CloudWatch::Alarm"
+        assert metric_name in {metric["MetricName"] for metric in alarm_metrics(resources[name])}
+    functions = {json.dumps(metric["Dimensions"]) for metric in alarm_metrics(
+        resources["LambdaErrorsAlarm"])}
+    assert functions == {json.dumps([{"Name": "FunctionName", "Value": {"Ref": name}}])
+                         for name in ("APIHandler", "HandleBlobEvent")}
+    [latency] = alarm_metrics(resources["PredictLatencyP99Alarm"])
+    assert {"Name": "route", "Value": "/predict"} in latency["Dimensions"]
+    assert resources["PredictLatencyP99Alarm"]["Properties"]["ExtendedStatistic"] == "p99"
+    [depth] = alarm_metrics(resources["DeadLetterQueueDepthAlarm"])
+    assert depth["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": ["BlobEventsDeadLetterQueue", "QueueName"]}
+    assert resources["DeadLetterQueueDepthAlarm"]["Properties"]["Threshold"] == 0
+
+
+def test_alarms_notify_the_sns_topic_only_when_one_is_given(probe_template):
+    notify = {"Fn::If": ["NotifyAlarmTopic", [{"Ref": "AlarmTopicArn"}],
+                         {"Ref": "AWS::NoValue"}]}
+    for name in ALARMS:
+        properties = probe_template["Resources"][name]["Properties"]
+        assert properties["AlarmActions"] == properties["OKActions"] == notify
+    assert probe_template["Conditions"]["NotifyAlarmTopic"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+
+
+def test_one_dashboard_shows_the_alarms_and_the_custom_metrics(probe_template):
+    from chalicelib.observability import emf
+
+    dashboard = probe_template["Resources"]["OperationsDashboard"]
+    body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+    [alarms] = [widget for widget in body["widgets"] if widget["type"] == "alarm"]
+    assert len(alarms["properties"]["alarms"]) == len(ALARMS)
+    shown = {line[1] for widget in body["widgets"] if widget["type"] == "metric"
+             for line in widget["properties"]["metrics"]}
+    fields = {"status": 500, "latency_ms": 1.0, "images": 2, "model_ms": 1.0,
+              "outcome": "retry", "time_to_label_ms": 1.0, "callback": "delivered"}
+    custom = {*emf.request_metrics(fields), *emf.message_metrics(fields),
+              "MessagesDeadLettered"} - {"Requests", "Messages"}
+    assert custom <= shown
+
+
+def test_the_functions_are_traced_by_x_ray(probe_template):
+    for name in ("APIHandler", "PackagingProbeEvents"):
+        assert probe_template["Resources"][name]["Properties"]["Tracing"] == "Active"
