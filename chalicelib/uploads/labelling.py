@@ -123,7 +123,7 @@ class RekognitionLabeller:
         """Rekognition's labels, confidence scaled to 0..1; raises NotAnImage, Unavailable."""
         from botocore.exceptions import ClientError
 
-        from chalicelib.uploads.aws import error_code, transient_as_unavailable
+        from chalicelib.transient import error_code, transient_as_unavailable
 
         info = inspect_image(image)
         payload = image if info.format in _REKOGNITION_FORMATS else _as_png(image)
