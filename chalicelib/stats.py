@@ -18,8 +18,11 @@ QUERY_PARAMETERS = frozenset({"numbers", "ddof", "bias"})
 BODY_FIELDS = frozenset({"numbers", "ddof", "bias"})
 
 
+DEFAULT_DDOF = 1
+
+
 class DescribeOptions(NamedTuple):
-    ddof: int = 1
+    ddof: int = DEFAULT_DDOF
     bias: bool = True
 
 
@@ -38,8 +41,9 @@ def parse_query(query: Mapping[str, Sequence[str]], max_numbers: int
     _check_count(len(raw_numbers), max_numbers)
     numbers = [params.parse_number(text, f"numbers[{index}]")
                for index, text in enumerate(raw_numbers)]
-    ddof = params.integer(query, "ddof", 1, 0)
-    _check_ddof(ddof, len(numbers))
+    ddof = params.integer(query, "ddof", DEFAULT_DDOF, 0)
+    if "ddof" in query:
+        _check_ddof(ddof, len(numbers))
     return numbers, DescribeOptions(ddof=ddof, bias=params.boolean(query, "bias", True))
 
 
@@ -64,11 +68,12 @@ def parse_body(payload: Any, max_numbers: int) -> tuple[Any, DescribeOptions]:
         raise InvalidInput("\"numbers\" is empty; give at least one number",
                            field="numbers")
     _check_count(len(numbers), max_numbers)
-    ddof = payload.get("ddof", 1)
+    ddof = payload.get("ddof", DEFAULT_DDOF)
     if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
         raise InvalidInput("\"ddof\" must be a non-negative integer", field="ddof",
                            value=ddof if isinstance(ddof, (int, float, str)) else None)
-    _check_ddof(ddof, len(numbers))
+    if "ddof" in payload:
+        _check_ddof(ddof, len(numbers))
     bias = payload.get("bias", True)
     if not isinstance(bias, bool):
         raise InvalidInput("\"bias\" must be true or false", field="bias", value=bias)
@@ -156,7 +161,8 @@ def _json_kind(value: Any) -> str:
 
 def _check_ddof(ddof: int, count: int) -> None:
     # scipy divides by (count - ddof): at or past zero the variance is
-    # infinite or negative, never an answer.
+    # infinite or negative, never an answer.  Only a ddof the caller chose is
+    # checked: one number with the default ddof answers a null variance.
     if ddof >= count:
         raise InvalidInput(f"ddof is {ddof} but there are {count} numbers; ddof must be "
                            f"below the number of values", parameter="ddof", value=ddof,
