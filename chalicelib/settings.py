@@ -165,6 +165,8 @@ class Settings(NamedTuple):
     allow_loopback_urls: bool = False
     cors_allow_origin: str | None = None
     blobs: BlobSettings = BlobSettings.from_environ({})
+    # Where boto3 sends every call; None means AWS itself (see aws_endpoint_url).
+    aws_endpoint_url: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -189,7 +191,32 @@ class Settings(NamedTuple):
             allow_loopback_urls=reader.flag("ALLOW_LOOPBACK_URLS", default=False),
             cors_allow_origin=environ.get("CORS_ALLOW_ORIGIN") or None,
             blobs=BlobSettings.from_environ(environ),
+            aws_endpoint_url=aws_endpoint_url(environ),
         )
+
+
+LOCAL_STAGE = "dev"
+DEFAULT_AWS_PORT = 5050
+
+
+def aws_endpoint_url(environ: Mapping[str, str]) -> str | None:
+    """The AWS endpoint of the stage: in the local ``dev`` stage the emulator, at
+    AWS_ENDPOINT_URL if set, else http://127.0.0.1:$AWS_PORT (default 5050);
+    None (AWS itself) in every other stage.
+
+    Read from the shell, never from .chalice/config.json: Chalice's stage
+    variables override the shell's, so a port fixed there could not be moved.
+    Raises ConfigurationError for an AWS_PORT that is not a port number.
+    """
+    if environ.get("APP_STAGE", LOCAL_STAGE) != LOCAL_STAGE:
+        return None
+    if environ.get("AWS_ENDPOINT_URL"):
+        return environ["AWS_ENDPOINT_URL"]
+    port = _Reader(environ).integer("AWS_PORT", default=DEFAULT_AWS_PORT, minimum=1)
+    if port > 65535:
+        raise ConfigurationError(f"environment variable AWS_PORT must be a TCP port "
+                                 f"(1-65535), got {port}")
+    return f"http://127.0.0.1:{port}"
 
 
 def load_settings() -> Settings:
