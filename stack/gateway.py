@@ -104,6 +104,10 @@ class IAMEnforcingRequestHandler(ChaliceRequestHandler):
             return
         super()._generic_handle()
 
+    # ChaliceRequestHandler binds its methods to its own _generic_handle.
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = \
+        _generic_handle
+
     def _refuse_method(self) -> None:
         self._send_json_error(405, "MethodNotAllowed",
                               f"{self.command} is not a method this API answers",
