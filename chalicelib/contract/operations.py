@@ -221,7 +221,10 @@ NEW_BLOB: Schema = {
 }
 
 BLOB_ID = {"blob_id": ("the blob's id (from POST /blobs)", {"type": "string"})}
-UNAVAILABLE = {"503": error("Storage is unavailable for a moment; retry")}
+UNAVAILABLE = {"503": json_response(
+    "Storage is unavailable for a moment (throttled, unreachable or slow); retry", ref("Error"),
+    {"Retry-After": response_header("seconds to wait before retrying",
+                                    {"type": "string", "pattern": "^[0-9]+$"})})}
 
 # -- resources ------------------------------------------------------------------
 
