@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.settings import DEFAULT_AWS_PORT
-from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION, Emulator
+from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION, Emulator, Persistence
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LISTEN_BACKLOG = 128
@@ -104,7 +104,8 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
-def serve(host: str, port: int, aws_port: int, stage: str) -> int:
+def serve(host: str, port: int, aws_port: int, stage: str,
+          persist: Path | None = None) -> int:
     """Run the whole local stack until SIGINT/SIGTERM; returns the exit code."""
     from chalice.deploy.validate import validate_routes
 
@@ -112,8 +113,15 @@ def serve(host: str, port: int, aws_port: int, stage: str) -> int:
     from stack.sigv4 import LocalCaller
 
     check_ports(host, {"API": port, "AWS emulator": aws_port})
+    persistence = None if persist is None else Persistence(persist)
+    if persistence is not None:
+        persistence.prepare()
     emulator = Emulator(host, aws_port).start()
     try:
+        if persistence is not None:
+            replayed = persistence.replay(emulator.endpoint_url)
+            print(f"Kept data:            {persistence.path} ({replayed} writes replayed)",
+                  flush=True)
         overrides = local_environment(emulator.endpoint_url)
         config = stage_config(stage, overrides)
         environment = config.environment_variables
@@ -218,13 +226,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int,
                         default=int(os.environ.get("AWS_PORT") or DEFAULT_AWS_PORT))
     parser.add_argument("--stage", default="dev")
+    parser.add_argument("--persist", type=Path, metavar="FILE",
+                        default=Path(os.environ["PERSIST"]) if os.environ.get("PERSIST")
+                        else None,
+                        help="keep the emulator's data in FILE across restarts "
+                             "(default: $PERSIST; without it a restart starts empty)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_DIR))
     stop_on_signals()
     try:
         if args.command == "emulator":
             return emulator_only(args.host, args.aws_port)
-        return serve(args.host, args.port, args.aws_port, args.stage)
+        return serve(args.host, args.port, args.aws_port, args.stage, args.persist)
     except PortBusy as busy:
         print(f"Cannot start: {busy}", file=sys.stderr, flush=True)
         return 2

@@ -115,3 +115,25 @@ def test_a_malformed_content_length_is_a_json_400(local_stack, length):
 def test_the_emulator_port_is_the_one_make_run_was_given(local_stack):
     log = local_stack.log()
     assert f"AWS emulator (moto):  {local_stack.aws_endpoint}" in log
+
+
+def test_a_restart_forgets_everything_unless_persistence_is_asked_for(tmp_path):
+    record = {"id": f"kept-{os.getpid()}", "name": "kept across restarts"}
+    kept_file = tmp_path / "emulator-requests.jsonl"
+
+    def run_once(extra_env):
+        stack = start_local_stack(tmp_path / "stack.log", extra_env=extra_env)
+        try:
+            found = requests.get(f"{stack.base_url}/api/users/{record['id']}", timeout=10)
+            if found.status_code == 404:
+                created = requests.post(f"{stack.base_url}/api/users", json=record, timeout=10)
+                assert created.status_code == 201
+        finally:
+            assert stack.stop() == 0
+        return found.status_code
+
+    assert run_once({}) == 404
+    assert run_once({}) == 404  # the emulator keeps its data in memory only
+    assert run_once({"PERSIST": str(kept_file)}) == 404
+    assert run_once({"PERSIST": str(kept_file)}) == 200
+    assert "writes replayed" in (tmp_path / "stack.log").read_text()
