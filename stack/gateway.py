@@ -123,7 +123,7 @@ class IAMEnforcingRequestHandler(ChaliceRequestHandler):
                          extra_headers: dict[str, str] | None = None, **details: Any) -> None:
         # The request's body (if any) was not read: the connection cannot be reused.
         self.close_connection = True
-        body = json.dumps(error_body(code, message, **details)).encode()
+        body = json.dumps(error_body(code, message, **details), separators=(",", ":")).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
