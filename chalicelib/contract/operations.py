@@ -345,10 +345,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "request": {"application/json": {
             "type": "object",
             "properties": {
-                "callback_url": {"type": "string", "format": "uri",
-                                 "description": "receives the labels, signed with "
-                                                "HMAC-SHA256"},
-                "content_type": {"type": "string", "examples": ["image/jpeg"]},
+                "callback_url": nullable({"type": "string", "format": "uri",
+                                          "description": "receives the labels, signed "
+                                                         "with HMAC-SHA256 (null: none)"}),
+                "content_type": nullable({"type": "string", "examples": ["image/jpeg"]}),
             },
             "additionalProperties": False,
         }},
