@@ -212,11 +212,12 @@ def aws_endpoint_url(environ: Mapping[str, str]) -> str | None:
         return None
     if environ.get("AWS_ENDPOINT_URL"):
         return environ["AWS_ENDPOINT_URL"]
-    port = _Reader(environ).integer("AWS_PORT", default=DEFAULT_AWS_PORT, minimum=1)
-    if port > 65535:
+    raw = environ.get("AWS_PORT") or str(DEFAULT_AWS_PORT)
+    # int() would also read Arabic-Indic or fullwidth digits: a port is ASCII digits.
+    if not (len(raw) <= 5 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 65535):
         raise ConfigurationError(f"environment variable AWS_PORT must be a TCP port "
-                                 f"(1-65535), got {port}")
-    return f"http://127.0.0.1:{port}"
+                                 f"(1-65535), got {raw!r}")
+    return f"http://127.0.0.1:{int(raw)}"
 
 
 def load_settings() -> Settings:
