@@ -1,7 +1,9 @@
 """Domain errors raised by chalicelib.
 
-They carry what went wrong and for which value; they know nothing about HTTP.
-The mapping to status codes lives in one place: ``chalicelib.web``.
+They carry what went wrong and for which value; the code that raises them
+knows nothing about HTTP.  The one table from error to status is
+:data:`HTTP_STATUS` below (each capability adds its row there); the edge,
+``chalicelib.web``, applies it to every route.
 """
 
 from __future__ import annotations
@@ -52,3 +54,26 @@ class Unavailable(DomainError):
 
 class ConfigurationError(Exception):
     """The stage's configuration is missing or invalid (an operator's error)."""
+
+
+# Domain error -> HTTP status, most specific first: the first row whose class
+# the error is an instance of wins.  One row per error a capability adds.
+HTTP_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (PreconditionFailed, 412),
+    (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
+    (Unavailable, 503),
+)
+# Seconds a client should wait before retrying a 503 (sent as Retry-After).
+RETRY_AFTER_SECONDS = 1
+
+
+def http_status(error: BaseException) -> int:
+    """The status the API answers ``error`` with: its row in HTTP_STATUS, else 500."""
+    for error_type, status in HTTP_STATUS:
+        if isinstance(error, error_type):
+            return status
+    return 500

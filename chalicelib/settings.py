@@ -183,6 +183,8 @@ class Settings(NamedTuple):
     log_format: str = "json"
     metrics_namespace: str = "ChaliceReferenceApi"
     tracing: bool = False
+    # Where boto3 sends every call; None means AWS itself (see aws_endpoint_url).
+    aws_endpoint_url: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -213,6 +215,7 @@ class Settings(NamedTuple):
             log_format=_choice(reader, "LOG_FORMAT", LOG_FORMATS, default="json"),
             metrics_namespace=reader.text("METRICS_NAMESPACE", default="ChaliceReferenceApi"),
             tracing=reader.flag("TRACING", default=False),
+            aws_endpoint_url=aws_endpoint_url(environ),
         )
 
 
@@ -243,6 +246,31 @@ def _choice(reader: _Reader, name: str, options: tuple[str, ...], default: str) 
         raise ConfigurationError(
             f"environment variable {name} must be one of {list(options)}, got {value!r}")
     return value
+
+
+LOCAL_STAGE = "dev"
+DEFAULT_AWS_PORT = 5050
+
+
+def aws_endpoint_url(environ: Mapping[str, str]) -> str | None:
+    """The AWS endpoint of the stage: in the local ``dev`` stage the emulator, at
+    AWS_ENDPOINT_URL if set, else http://127.0.0.1:$AWS_PORT (default 5050);
+    None (AWS itself) in every other stage.
+
+    Read from the shell, never from .chalice/config.json: Chalice's stage
+    variables override the shell's, so a port fixed there could not be moved.
+    Raises ConfigurationError for an AWS_PORT that is not a port number.
+    """
+    if environ.get("APP_STAGE", LOCAL_STAGE) != LOCAL_STAGE:
+        return None
+    if environ.get("AWS_ENDPOINT_URL"):
+        return environ["AWS_ENDPOINT_URL"]
+    raw = environ.get("AWS_PORT") or str(DEFAULT_AWS_PORT)
+    # int() would also read Arabic-Indic or fullwidth digits: a port is ASCII digits.
+    if not (len(raw) <= 5 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 65535):
+        raise ConfigurationError(f"environment variable AWS_PORT must be a TCP port "
+                                 f"(1-65535), got {raw!r}")
+    return f"http://127.0.0.1:{int(raw)}"
 
 
 def load_settings() -> Settings:

@@ -8,50 +8,43 @@ are imported only when a sample is actually described.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from chalicelib import params
 from chalicelib.errors import InvalidInput
-from chalicelib.params import single
 
-# Plain decimal notation only: float() would also take "nan", "inf", "1_000"
-# and surrounding blanks, none of which a caller means as a sample value.
-# Compiled on first use (re caches it): a cold start serving /health skips it.
-_DECIMAL = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_TRUE = ("true", "1", "yes")
-_FALSE = ("false", "0", "no")
 QUERY_PARAMETERS = frozenset({"numbers", "ddof", "bias"})
 BODY_FIELDS = frozenset({"numbers", "ddof", "bias"})
 
 
+DEFAULT_DDOF = 1
+
+
 class DescribeOptions(NamedTuple):
-    ddof: int = 1
+    ddof: int = DEFAULT_DDOF
     bias: bool = True
 
 
-def parse_query(params: Mapping[str, Sequence[str]], max_numbers: int
+def parse_query(query: Mapping[str, Sequence[str]], max_numbers: int
                 ) -> tuple[list[float], DescribeOptions]:
     """Numbers and options from ``?numbers=..&numbers=..&ddof=..&bias=..``.
 
-    Raises InvalidInput for a missing, malformed or non-finite value, or for
-    more than ``max_numbers`` numbers.
+    Raises InvalidInput for a missing, malformed or non-finite value, for
+    more than ``max_numbers`` numbers, or a ddof not below their count.
     """
-    unknown = sorted(set(params) - QUERY_PARAMETERS)
-    if unknown:
-        raise InvalidInput(f"unknown query parameter {unknown[0]!r}; "
-                           f"expected {sorted(QUERY_PARAMETERS)}", parameter=unknown[0])
-    raw_numbers = list(params.get("numbers", ()))
+    params.reject_unknown(query, QUERY_PARAMETERS)
+    raw_numbers = list(query.get("numbers", ()))
     if not raw_numbers:
         raise InvalidInput("give at least one number: ?numbers=5&numbers=6",
                            parameter="numbers")
     _check_count(len(raw_numbers), max_numbers)
-    numbers = [_parse_decimal(text, index) for index, text in enumerate(raw_numbers)]
-    options = DescribeOptions(
-        ddof=_parse_ddof(_default(single(params, "ddof"), "1")),
-        bias=_parse_bias_text(_default(single(params, "bias"), "true")),
-    )
-    return numbers, options
+    numbers = [params.parse_number(text, f"numbers[{index}]")
+               for index, text in enumerate(raw_numbers)]
+    ddof = params.integer(query, "ddof", DEFAULT_DDOF, 0)
+    if "ddof" in query:
+        _check_ddof(ddof, len(numbers))
+    return numbers, DescribeOptions(ddof=ddof, bias=params.boolean(query, "bias", True))
 
 
 def parse_body(payload: Any, max_numbers: int) -> tuple[Any, DescribeOptions]:
@@ -75,14 +68,16 @@ def parse_body(payload: Any, max_numbers: int) -> tuple[Any, DescribeOptions]:
         raise InvalidInput("\"numbers\" is empty; give at least one number",
                            field="numbers")
     _check_count(len(numbers), max_numbers)
-    ddof = payload.get("ddof", 1)
-    if isinstance(ddof, bool) or not isinstance(ddof, int):
+    ddof = payload.get("ddof", DEFAULT_DDOF)
+    if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
         raise InvalidInput("\"ddof\" must be a non-negative integer", field="ddof",
-                           value=ddof)
+                           value=ddof if isinstance(ddof, (int, float, str)) else None)
+    if "ddof" in payload:
+        _check_ddof(ddof, len(numbers))
     bias = payload.get("bias", True)
     if not isinstance(bias, bool):
         raise InvalidInput("\"bias\" must be true or false", field="bias", value=bias)
-    return _to_array(numbers), DescribeOptions(ddof=_parse_ddof(ddof), bias=bias)
+    return _to_array(numbers), DescribeOptions(ddof=ddof, bias=bias)
 
 
 def describe_sample(numbers: Any, options: DescribeOptions | None = None
@@ -118,18 +113,6 @@ def _check_count(count: int, max_numbers: int) -> None:
     if count > max_numbers:
         raise InvalidInput(f"too many numbers: {count}, at most {max_numbers}",
                               count=count, limit=max_numbers)
-
-
-def _parse_decimal(text: str, index: int) -> float:
-    if not re.fullmatch(_DECIMAL, text):
-        what = "an empty string" if text == "" else repr(text)
-        raise InvalidInput(f"numbers[{index}] is {what}, not a finite decimal number",
-                           position=index, value=text)
-    number = float(text)
-    if not math.isfinite(number):
-        raise InvalidInput(f"numbers[{index}] = {text!r} overflows a 64-bit float",
-                           position=index, value=text)
-    return number
 
 
 def _to_array(numbers: list[Any]) -> Any:
@@ -176,28 +159,11 @@ def _json_kind(value: Any) -> str:
     return type(value).__name__
 
 
-
-def _default(value: str | None, default: str) -> str:
-    return default if value is None else value
-
-
-def _parse_ddof(value: Any) -> int:
-    if isinstance(value, str):
-        if not value.isdigit():
-            raise InvalidInput(f"ddof must be a non-negative integer, got {value!r}",
-                               parameter="ddof", value=value)
-        value = int(value)
-    if value < 0 or value > 1_000_000_000:
-        raise InvalidInput(f"ddof must be a non-negative integer, got {value}",
-                           parameter="ddof", value=value)
-    return value
-
-
-def _parse_bias_text(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise InvalidInput(f"bias must be true or false, got {text!r}", parameter="bias",
-                       value=text)
+def _check_ddof(ddof: int, count: int) -> None:
+    # scipy divides by (count - ddof): at or past zero the variance is
+    # infinite or negative, never an answer.  Only a ddof the caller chose is
+    # checked: one number with the default ddof answers a null variance.
+    if ddof >= count:
+        raise InvalidInput(f"ddof is {ddof} but there are {count} numbers; ddof must be "
+                           f"below the number of values", parameter="ddof", value=ddof,
+                           count=count)

@@ -28,14 +28,23 @@ def get_settings() -> Settings:
     return load_settings()
 
 
+def _client_config(service: str) -> Any:
+    from botocore.config import Config
+
+    # A slow or unreachable endpoint must end in a 503 within a request's
+    # time, not after botocore's default 60-second timeouts and retries.
+    return Config(connect_timeout=3, read_timeout=20,
+                  retries={"mode": "standard", "max_attempts": 3},
+                  # Presigned S3 URLs must be SigV4 (SigV2 is refused by newer regions).
+                  signature_version="s3v4" if service == "s3" else None)
+
+
 @functools.cache
 def _aws_client(service: str) -> Any:
     import boto3
-    from botocore.config import Config
 
-    # Presigned S3 URLs must be SigV4 (SigV2 is refused by newer regions).
-    config = Config(signature_version="s3v4") if service == "s3" else None
-    return boto3.session.Session().client(service, config=config)
+    return boto3.session.Session().client(service, config=_client_config(service),
+                                          endpoint_url=get_settings().aws_endpoint_url)
 
 
 def get_dynamodb_client() -> Any:
@@ -70,7 +79,7 @@ def _build_resource_stores() -> dict[str, ResourceStore]:
 
 
 def get_s3_client() -> Any:
-    """The S3 client (built on first use; AWS_ENDPOINT_URL points it at the emulator)."""
+    """The S3 client (built on first use; in the dev stage it talks to the emulator)."""
     return _aws_client("s3")
 
 
@@ -100,7 +109,10 @@ def get_blob_records() -> BlobRecords:
 
     from chalicelib.uploads.records import BlobRecords
 
-    table = boto3.session.Session().resource("dynamodb").Table(get_settings().blobs.table)
+    dynamodb = boto3.session.Session().resource(
+        "dynamodb", config=_client_config("dynamodb"),
+        endpoint_url=get_settings().aws_endpoint_url)
+    table = dynamodb.Table(get_settings().blobs.table)
     return BlobRecords(table)
 
 

@@ -3,11 +3,15 @@ SQS and friends, so the app's boto3 code runs unchanged against it."""
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 LOCAL_REGION = "us-east-1"
@@ -106,3 +110,70 @@ class _SerialisedDynamoDB:
             return self._app(environ, start_response)
         with self._lock:
             return list(self._app(environ, start_response))
+
+
+class Persistence:
+    """Keeps the emulator's data across restarts, with moto's request recorder.
+
+    moto keeps its state in memory only; its recorder appends every request it
+    serves to a file and can replay them.  On start, the requests that changed
+    something (S3 writes, DynamoDB writes, SSM writes) are replayed into the
+    fresh emulator and the file is compacted to those; reads, and SQS entirely,
+    are dropped: queued messages are not kept (an upload's S3 write, replayed,
+    queues its event again).  Use before the emulator is created: moto reads
+    MOTO_ENABLE_RECORDING and MOTO_RECORDER_FILEPATH when first imported.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def prepare(self) -> None:
+        """Point moto's recorder at the file (call before moto is imported)."""
+        import os
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.environ["MOTO_ENABLE_RECORDING"] = "true"
+        os.environ["MOTO_RECORDER_FILEPATH"] = str(self.path)
+
+    def replay(self, endpoint_url: str) -> int:
+        """Replay the kept writes into the emulator at ``endpoint_url``; returns how many."""
+        import requests
+        from moto.moto_api import recorder
+
+        if not self.path.is_file():
+            return 0
+        kept = [line for line in self.path.read_text().splitlines()
+                if line.strip() and _changes_state(json.loads(line))]
+        recorder.stop_recording()
+        try:
+            for line in kept:
+                entry = json.loads(line)
+                body = entry.get("body") or b""
+                if entry.get("body_encoded"):
+                    body = base64.b64decode(body)
+                parts = urlsplit(entry["url"])
+                url = endpoint_url + parts.path + (f"?{parts.query}" if parts.query else "")
+                headers = {name: value for name, value in entry["headers"].items()
+                           if name.lower() not in ("host", "transfer-encoding")}
+                requests.request(entry["method"], url, headers=headers, data=body, timeout=30)
+        finally:
+            self.path.write_text("".join(f"{line}\n" for line in kept))
+            recorder.start_recording()
+        return len(kept)
+
+
+# Calls that only read, by the X-Amz-Target of JSON-protocol services.
+_READ_ACTIONS = ("Get", "Describe", "List", "Query", "Scan", "BatchGet")
+
+
+def _changes_state(entry: dict[str, Any]) -> bool:
+    if entry.get("method") in ("GET", "HEAD", "OPTIONS"):
+        return False
+    headers = {name.lower(): value for name, value in entry.get("headers", {}).items()}
+    target = headers.get("x-amz-target", "")
+    if target.startswith("AmazonSQS") or "sqs." in headers.get("host", ""):
+        return False
+    if "Action=" in str(entry.get("body", "")) and "QueueUrl" in str(entry.get("body", "")):
+        return False  # SQS in its query protocol
+    action = target.rpartition(".")[2]
+    return not action.startswith(_READ_ACTIONS)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
+import re
 import uuid
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -30,6 +32,7 @@ from chalice.local import (
 )
 from chalice.test import Client, TestHTTPClient
 
+from chalicelib.web import error_body
 from stack.sigv4 import LocalCaller, ReceivedRequest, Rejected, verify_request
 
 
@@ -72,7 +75,14 @@ class IAMEnforcingGateway(LocalGateway):
 
 
 class IAMEnforcingRequestHandler(ChaliceRequestHandler):
-    """Chalice's HTTP handler, serving through :class:`IAMEnforcingGateway`."""
+    """Chalice's HTTP handler, serving through :class:`IAMEnforcingGateway`.
+
+    It also answers what Chalice's handler leaves to http.server's HTML pages
+    or to a dropped connection, in the API's JSON error shape: any method the
+    API does not route (TRACE, unknown verbs) is a 405, a malformed
+    Content-Length a 400, and http.server's own errors (a bad request line,
+    oversized headers) keep their status with a JSON body.
+    """
 
     def __init__(self, request: Any, client_address: tuple[str, int], server: Any,
                  app_object: Chalice, config: Config, caller: LocalCaller) -> None:
@@ -83,6 +93,59 @@ class IAMEnforcingRequestHandler(ChaliceRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Silent: the app writes its own record of every request (chalicelib.observability)."""
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD> and answers an HTML 501 when there
+        # is none; every method without a handler is refused here instead.
+        if name.startswith("do_"):
+            return self._refuse_method
+        raise AttributeError(name)
+
+    def _generic_handle(self) -> None:
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1 or any(not _CONTENT_LENGTH.fullmatch(value) for value in lengths):
+            self._send_json_error(400, "InvalidInput",
+                                  "the Content-Length header must be one decimal number of "
+                                  "bytes", header="Content-Length")
+            return
+        super()._generic_handle()
+
+    # ChaliceRequestHandler binds its methods to its own _generic_handle.
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = \
+        _generic_handle
+
+    def _refuse_method(self) -> None:
+        self._send_json_error(405, "MethodNotAllowed",
+                              f"{self.command} is not a method this API answers",
+                              extra_headers={"Allow": ", ".join(ROUTED_METHODS)})
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """http.server's errors, as JSON: ``{code, message}`` with the same status."""
+        reason = message or self.responses.get(code, ("Error",))[0]
+        self._send_json_error(code, _CODES_BY_STATUS.get(code, "InvalidRequest"), reason)
+
+    def _send_json_error(self, status: int, code: str, message: str,
+                         extra_headers: dict[str, str] | None = None, **details: Any) -> None:
+        # The request's body (if any) was not read: the connection cannot be reused.
+        self.close_connection = True
+        body = json.dumps(error_body(code, message, **details), separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+ROUTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,15}", re.ASCII)
+_CODES_BY_STATUS = {400: "InvalidInput", 408: "RequestTimeout", 413: "PayloadTooLarge",
+                    414: "UriTooLong", 431: "HeadersTooLarge", 501: "NotImplemented",
+                    505: "HttpVersionNotSupported"}
 
 
 def create_iam_enforcing_server(app: Chalice, config: Config, host: str, port: int,

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION, Emulator
+from chalicelib.settings import DEFAULT_AWS_PORT
+from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION, Emulator, Persistence
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LISTEN_BACKLOG = 128
@@ -71,15 +72,64 @@ class _EndpointSession:
         return self._session.client(service, endpoint_url=self._endpoint_url)
 
 
-def serve(host: str, port: int, aws_port: int, stage: str) -> int:
+class PortBusy(Exception):
+    """A port the stack needs is taken; the message says which and how to move it."""
+
+
+# What each port is for, and how a user moves it.
+_PORT_CHOICES = {"API": "PORT=<port> make run (or --port)",
+                 "AWS emulator": "AWS_PORT=<port> make run (or --aws-port)"}
+
+
+def check_ports(host: str, ports: dict[str, int]) -> None:
+    """Raise PortBusy unless every port in ``ports`` (by role) can be bound on ``host``."""
+    import socket
+
+    roles = {}
+    for role, port in ports.items():
+        if port in roles:
+            raise PortBusy(f"the {role} and the {roles[port]} cannot share port {port}; "
+                           f"choose another: {_PORT_CHOICES.get(role, '')}")
+        roles[port] = role
+        with socket.socket() as probe:
+            # As the servers will: an old socket in TIME_WAIT does not count as busy.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                raise PortBusy(f"port {port} on {host} for the {role} is in use "
+                               f"({error.strerror}); stop what uses it or choose another: "
+                               f"{_PORT_CHOICES.get(role, '')}") from None
+
+
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM both stop the stack (as KeyboardInterrupt in the main thread).
+
+    Set explicitly: a process started with SIGINT ignored (nohup, a background
+    job, some CI runners) inherits the ignoring and Python keeps it.
+    """
+    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def serve(host: str, port: int, aws_port: int, stage: str,
+          persist: Path | None = None) -> int:
     """Run the whole local stack until SIGINT/SIGTERM; returns the exit code."""
     from chalice.deploy.validate import validate_routes
 
     from stack.gateway import create_iam_enforcing_server
     from stack.sigv4 import LocalCaller
 
+    check_ports(host, {"API": port, "AWS emulator": aws_port})
+    persistence = None if persist is None else Persistence(persist)
+    if persistence is not None:
+        persistence.prepare()
     emulator = Emulator(host, aws_port).start()
     try:
+        if persistence is not None:
+            replayed = persistence.replay(emulator.endpoint_url)
+            print(f"Kept data:            {persistence.path} ({replayed} writes replayed)",
+                  flush=True)
         overrides = local_environment(emulator.endpoint_url)
         config = stage_config(stage, overrides)
         environment = config.environment_variables
@@ -94,7 +144,6 @@ def serve(host: str, port: int, aws_port: int, stage: str) -> int:
         server.server.socket.listen(LISTEN_BACKLOG)
         pollers = start_pollers(app, environment)
         _print_banner(host, port, emulator.endpoint_url, environment, stage)
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -170,12 +219,15 @@ def _print_banner(host: str, port: int, endpoint: str, environment: dict[str, st
 
 def emulator_only(host: str, aws_port: int) -> int:
     """Run only the emulator with the dev stage's resources (for `chalice local`)."""
+    check_ports(host, {"AWS emulator": aws_port})
     with Emulator(host, aws_port) as emulator:
         environment = stage_config("dev", local_environment(emulator.endpoint_url)
                                    ).environment_variables
         provision_local(environment)
         print(f"AWS emulator (moto): {emulator.endpoint_url}  Ctrl-C to stop.", flush=True)
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        if aws_port != DEFAULT_AWS_PORT:
+            print(f"Start Chalice with the same port: AWS_PORT={aws_port} chalice local "
+                  "--stage dev", flush=True)
         try:
             signal.pause()
         except KeyboardInterrupt:
@@ -189,11 +241,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
     parser.add_argument("--aws-port", type=int,
-                        default=int(os.environ.get("AWS_PORT") or 5050))
+                        default=int(os.environ.get("AWS_PORT") or DEFAULT_AWS_PORT))
     parser.add_argument("--stage", default="dev")
+    parser.add_argument("--persist", type=Path, metavar="FILE",
+                        default=Path(os.environ["PERSIST"]) if os.environ.get("PERSIST")
+                        else None,
+                        help="keep the emulator's data in FILE across restarts "
+                             "(default: $PERSIST; without it a restart starts empty)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_DIR))
-    if args.command == "emulator":
-        return emulator_only(args.host, args.aws_port)
-    return serve(args.host, args.port, args.aws_port, args.stage)
+    stop_on_signals()
+    try:
+        if args.command == "emulator":
+            return emulator_only(args.host, args.aws_port)
+        return serve(args.host, args.port, args.aws_port, args.stage, args.persist)
+    except PortBusy as busy:
+        print(f"Cannot start: {busy}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        # Stopped while starting: everything started has been stopped by now.
+        print("Stopped before the stack was ready.", flush=True)
+        return 0
 

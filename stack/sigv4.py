@@ -139,6 +139,7 @@ def verify_request(request: ReceivedRequest, caller: LocalCaller,
     if header is None:
         raise Rejected(MISSING_TOKEN, "Missing Authentication Token")
     authorization = _parse_authorization(header, request.headers)
+    _check_signed_headers(authorization.signed_headers, request.headers)
     if authorization.region != caller.region:
         raise Rejected(INVALID_SIGNATURE, "Credential should be scoped to a valid region, "
                                           f"not '{authorization.region}'. ")
@@ -183,8 +184,41 @@ def _parse_authorization(header: str, headers: Mapping[str, str]) -> _Authorizat
                        f"keyid/date/region/service/term, got '{pairs['Credential']}'")
     key, date, region, service, terminator = credential
     return _Authorization(key, date, region, service, terminator,
-                          tuple(pairs["SignedHeaders"].lower().split(";")),
+                          tuple(pairs["SignedHeaders"].split(";")),
                           pairs["Signature"], timestamp)
+
+
+def _check_signed_headers(signed: tuple[str, ...], headers: Mapping[str, str]) -> None:
+    """SigV4's rules for SignedHeaders, before any signature is computed.
+
+    The list is lower-case names, sorted, each once; it includes ``host`` (so
+    a signature cannot be replayed against another host), the header that
+    dates the request, and x-amz-security-token when one is sent; and every
+    header it names is in the request.  Raises Rejected.
+    """
+    if any(not name or name != name.lower() for name in signed) or list(signed) != sorted(
+            set(signed)):
+        raise Rejected(INCOMPLETE_SIGNATURE,
+                       "SignedHeaders must list lower-case header names, sorted and each "
+                       f"once, separated by ';': got '{';'.join(signed)}'.")
+    if "host" not in signed:
+        raise Rejected(INCOMPLETE_SIGNATURE,
+                       "'Host' or ':authority' must be a 'SignedHeader' in the AWS "
+                       "Authorization.")
+    dating = "x-amz-date" if headers.get("x-amz-date") else "date"
+    if dating not in signed:
+        raise Rejected(INCOMPLETE_SIGNATURE,
+                       f"'{dating}' dates the request and must be a 'SignedHeader' in the "
+                       "AWS Authorization.")
+    if "x-amz-security-token" in headers and "x-amz-security-token" not in signed:
+        raise Rejected(INCOMPLETE_SIGNATURE,
+                       "'x-amz-security-token' is sent and must be a 'SignedHeader' in the "
+                       "AWS Authorization.")
+    missing = [name for name in signed if name not in headers]
+    if missing:
+        raise Rejected(INCOMPLETE_SIGNATURE,
+                       f"SignedHeaders names '{missing[0]}', which the request does not "
+                       "send.")
 
 
 def _request_timestamp(headers: Mapping[str, str]) -> datetime | None:

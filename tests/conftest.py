@@ -24,6 +24,9 @@ def emulator() -> Iterator[Emulator]:
     os.environ.update(LOCAL_CREDENTIALS)
     os.environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
     with Emulator() as server:
+        # The dev stage reads the emulator's port from the shell, as with
+        # `AWS_PORT=... chalice local`; config.json does not fix it.
+        os.environ["AWS_PORT"] = str(server.port)
         yield server
 
 
@@ -41,11 +44,10 @@ def stage_environment(emulator: Emulator) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def project_dir(tmp_path_factory: pytest.TempPathFactory,
                 stage_environment: dict[str, str]) -> Path:
-    """A copy of the project's Chalice config whose dev stage uses the emulator."""
+    """A copy of the project's Chalice config (the dev stage finds the emulator
+    through AWS_PORT, set by the emulator fixture)."""
     root = tmp_path_factory.mktemp("project")
     (root / ".chalice").mkdir()
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
-    config["stages"]["dev"]["environment_variables"].update(
-        {name: stage_environment[name] for name in ("AWS_ENDPOINT_URL",)})
     (root / ".chalice" / "config.json").write_text(json.dumps(config))
     return root

@@ -23,8 +23,8 @@ ANY_TYPE = "*/*"
 _PATH_PARAMETER = re.compile(r"{([^}]+)}")
 
 UNSUPPORTED_MEDIA_TYPE = json_response(
-    "The Content-Type is not one this route accepts (answered by Chalice)",
-    ref("ChaliceError"))
+    "The Content-Type is not one this route accepts (answered by Chalice, in the "
+    "API's error shape)", ref("Error"))
 FORBIDDEN = json_response(
     "Missing, invalid or expired SigV4 signature (answered by API Gateway, and by "
     "the local stack in the same way)", ref("GatewayError"))

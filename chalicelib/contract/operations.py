@@ -39,6 +39,15 @@ from chalicelib.contract.schemas import (
     ref,
     response_header,
 )
+from chalicelib.params import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
+
+# Every listing pages the same way (chalicelib.params).
+PAGE_PARAMETERS = [
+    query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                    "default": DEFAULT_PAGE_SIZE}, "page size"),
+    query("cursor", {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH},
+          "the next_cursor of the previous page, unchanged"),
+]
 
 # -- statistics -----------------------------------------------------------------
 
@@ -212,7 +221,10 @@ NEW_BLOB: Schema = {
 }
 
 BLOB_ID = {"blob_id": ("the blob's id (from POST /blobs)", {"type": "string"})}
-UNAVAILABLE = {"503": error("Storage is unavailable for a moment; retry")}
+UNAVAILABLE = {"503": json_response(
+    "Storage is unavailable for a moment (throttled, unreachable or slow); retry", ref("Error"),
+    {"Retry-After": response_header("seconds to wait before retrying",
+                                    {"type": "string", "pattern": "^[0-9]+$"})})}
 
 # -- resources ------------------------------------------------------------------
 
@@ -294,8 +306,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                   style="form", explode=True, examples={"two": {"value": [5, 6]}}),
             query("ddof", {"type": "integer", "minimum": 0, "default": 1},
                   "delta degrees of freedom for the variance"),
-            query("bias", {"type": "string", "enum": ["true", "false", "1", "0",
-                                                      "yes", "no"], "default": "true"},
+            query("bias", {"type": "string", "enum": ["true", "false", "1", "0"],
+                           "default": "true"},
                   "false corrects skewness and kurtosis for statistical bias"),
         ],
         "responses": {"200": json_response("The summary", STATS_SUMMARY),
@@ -333,10 +345,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "request": {"application/json": {
             "type": "object",
             "properties": {
-                "callback_url": {"type": "string", "format": "uri",
-                                 "description": "receives the labels, signed with "
-                                                "HMAC-SHA256"},
-                "content_type": {"type": "string", "examples": ["image/jpeg"]},
+                "callback_url": nullable({"type": "string", "format": "uri",
+                                          "description": "receives the labels, signed "
+                                                         "with HMAC-SHA256 (null: none)"}),
+                "content_type": nullable({"type": "string", "examples": ["image/jpeg"]}),
             },
             "additionalProperties": False,
         }},
@@ -349,9 +361,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("/blobs", "GET"): {
         "summary": "Recent blobs, newest first",
         "tags": ["uploads"],
-        "parameters": [query("limit", {"type": "integer", "minimum": 1}, "page size"),
-                       query("cursor", {"type": "string"},
-                             "the next_cursor of the previous page")],
+        "parameters": PAGE_PARAMETERS,
         "responses": {"200": json_response("A page of blobs", {
             "type": "object", "required": ["blobs"],
             "properties": {"blobs": {"type": "array", "items": BLOB},
@@ -377,9 +387,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "tags": ["resources"],
         "path_parameters": RESOURCE,
         "parameters": [
-            query("limit", {"type": "integer", "minimum": 1, "maximum": 100,
-                            "default": 20}, "page size"),
-            query("next", {"type": "string"}, "the `next` token of the previous page"),
+            *PAGE_PARAMETERS,
             FIELDS,
             query("filter", {"type": "object", "additionalProperties": {"type": "string"}},
                   "equality filters: ?filter.NAME=VALUE", style="deepObject"),
@@ -387,7 +395,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {"200": json_response("A page of items", {
             "type": "object", "required": ["items"],
             "properties": {"items": {"type": "array", "items": ITEM},
-                           "next": nullable({"type": "string"})}}),
+                           "next_cursor": nullable({"type": "string"})}}),
             **RESOURCE_ERRORS},
     },
     ("/api/{resource}", "POST"): {

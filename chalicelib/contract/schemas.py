@@ -23,15 +23,6 @@ ERROR = {
     "additionalProperties": True,
 }
 
-# Errors that Chalice (or API Gateway) produce before a view runs.
-CHALICE_ERROR = {
-    "type": "object",
-    "description": "An error raised by Chalice before the view runs "
-                   "(for example an unsupported Content-Type).",
-    "required": ["Code", "Message"],
-    "properties": {"Code": {"type": "string"}, "Message": {"type": "string"}},
-}
-
 GATEWAY_ERROR = {
     "type": "object",
     "description": "API Gateway's answer to a request it refused before the "
@@ -43,7 +34,6 @@ GATEWAY_ERROR = {
 
 COMPONENT_SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
-    "ChaliceError": CHALICE_ERROR,
     "GatewayError": GATEWAY_ERROR,
 }
 

@@ -13,18 +13,16 @@ boxes are given back in the source image's pixels.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from chalicelib import observability
+from chalicelib import observability, params
 from chalicelib.errors import (
     DomainError,
     InvalidInput,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from chalicelib.params import reject_unknown, single
 from chalicelib.prediction.images import (
     RAW_IMAGE_TYPES,
     Decoded,
@@ -126,34 +124,17 @@ def read_sources(body: bytes | str | None, content_type: str | None,
 
 def parse_top_k(query: Mapping[str, Sequence[str]]) -> int:
     """``?top_k=`` (default 5, 1..MAX_TOP_K); raises InvalidInput."""
-    reject_unknown(query, {"top_k"})
-    raw = single(query, "top_k")
-    if raw is None:
-        return DEFAULT_TOP_K
-    try:
-        top_k = int(raw)
-    except ValueError:
-        raise InvalidInput(f"top_k is {raw!r}, not an integer", value=raw) from None
-    if not 1 <= top_k <= MAX_TOP_K:
-        raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}",
-                           value=raw)
-    return top_k
+    params.reject_unknown(query, {"top_k"})
+    return params.integer(query, "top_k", DEFAULT_TOP_K, 1, MAX_TOP_K)
 
 
 def parse_threshold(query: Mapping[str, Sequence[str]]) -> float | None:
     """``?threshold=`` (0..1), None when absent (the model's default applies);
     raises InvalidInput."""
-    reject_unknown(query, {"threshold"})
-    raw = single(query, "threshold")
-    if raw is None:
+    params.reject_unknown(query, {"threshold"})
+    if params.single(query, "threshold") is None:
         return None
-    try:
-        threshold = float(raw)
-    except ValueError:
-        raise InvalidInput(f"threshold is {raw!r}, not a number", value=raw) from None
-    if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
-        raise InvalidInput(f"threshold must be between 0 and 1, got {raw!r}", value=raw)
-    return threshold
+    return params.number(query, "threshold", 0.0, 0.0, 1.0)
 
 
 def classify_images(sources: Sequence[ImageSource], classifier: Classifier,

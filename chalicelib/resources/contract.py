@@ -6,10 +6,9 @@ import os
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
-Item = dict[str, Any]
+from chalicelib.params import DEFAULT_PAGE_SIZE
 
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
+Item = dict[str, Any]
 
 
 class Stored(NamedTuple):
@@ -32,7 +31,7 @@ class Filter(NamedTuple):
 
 
 class ListQuery(NamedTuple):
-    limit: int = DEFAULT_LIMIT
+    limit: int = DEFAULT_PAGE_SIZE
     after: str | None = None
     fields: tuple[str, ...] | None = None
     filters: tuple[Filter, ...] = ()

@@ -32,11 +32,12 @@ def find_store(stores: Mapping[str, ResourceStore], resource: str) -> ResourceSt
 
 def list_items(stores: Mapping[str, ResourceStore], resource: str, params: Params
                ) -> dict[str, Any]:
-    """``{"items": [...], "next": token or null}``; raises UnknownResource, InvalidInput."""
+    """``{"items": [...], "next_cursor": token or null}``; raises UnknownResource,
+    InvalidInput."""
     store = find_store(stores, resource)
     page = store.list_items(parse_list_query(params))
     return {"items": page.items,
-            "next": None if page.last_id is None else encode_cursor(page.last_id)}
+            "next_cursor": None if page.last_id is None else encode_cursor(page.last_id)}
 
 
 def read_item(stores: Mapping[str, ResourceStore], resource: str, item_id: str,

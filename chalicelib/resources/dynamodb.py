@@ -21,11 +21,14 @@ from chalicelib.resources.contract import Filter, Item, ListQuery, Page, Stored,
 from chalicelib.resources.errors import ItemExists, ItemTooLarge, UnknownItem, VersionMismatch
 from chalicelib.resources.items import (
     ID_ATTRIBUTE,
+    MAX_DIGITS,
     MAX_ITEM_BYTES,
     VERSION_ATTRIBUTE,
+    check_item_size,
     from_decimal,
     to_decimal,
 )
+from chalicelib.transient import transient_as_unavailable
 
 # What this adapter calls; the deployment's IAM policy grants exactly these on
 # the configured tables.
@@ -71,8 +74,10 @@ class DynamoStore:
             wanted = query.limit - len(found)
             if start is not None:
                 request["ExclusiveStartKey"] = start
-            response = self._client.scan(
-                **request, Limit=max(wanted, _FILTERED_BATCH) if query.filters else wanted)
+            with transient_as_unavailable("listing items"):
+                response = self._client.scan(
+                    **request,
+                    Limit=max(wanted, _FILTERED_BATCH) if query.filters else wanted)
             items = [self._from_dynamo(raw) for raw in response["Items"]]
             start = response.get("LastEvaluatedKey")
             if len(items) > wanted:
@@ -93,19 +98,22 @@ class DynamoStore:
             request["ProjectionExpression"] = ", ".join(
                 names.of(name) for name in (*fields, VERSION_ATTRIBUTE))
             request["ExpressionAttributeNames"] = names.mapping
-        raw = self._client.get_item(**request).get("Item")
+        with transient_as_unavailable("reading an item"):
+            raw = self._client.get_item(**request).get("Item")
         if raw is None:
             raise UnknownItem(f"no item with id {item_id!r}", id=item_id)
         return self._stored(raw)
 
     def create_item(self, item: Item) -> Stored:
         """Put the item unless its id exists; raises ItemExists, ItemTooLarge."""
+        check_item_size(item)
         version = new_version()
         raw = self._to_dynamo({**item, VERSION_ATTRIBUTE: version})
         try:
-            self._client.put_item(TableName=self._table, Item=raw,
-                                  ConditionExpression="attribute_not_exists(#id)",
-                                  ExpressionAttributeNames={"#id": ID_ATTRIBUTE})
+            with transient_as_unavailable("storing an item"):
+                self._client.put_item(TableName=self._table, Item=raw,
+                                      ConditionExpression="attribute_not_exists(#id)",
+                                      ExpressionAttributeNames={"#id": ID_ATTRIBUTE})
         except self._client.exceptions.ConditionalCheckFailedException:
             raise ItemExists(f"an item with id {item[ID_ATTRIBUTE]!r} already exists",
                              id=item[ID_ATTRIBUTE]) from None
@@ -118,9 +126,12 @@ class DynamoStore:
                     expected: frozenset[str] | None = None) -> Stored:
         """Set the attributes of an existing item; raises UnknownItem, VersionMismatch,
         ItemTooLarge."""
+        current = self.get_item(item_id)  # UnknownItem if missing
         if expected is not None and not expected:
-            self.get_item(item_id, fields=())  # UnknownItem if missing
             raise _mismatch(item_id)
+        # The one size rule, on the item as it would be; DynamoDB's own limit
+        # still guards against a writer that grew it since this read.
+        check_item_size({**current.item, **changes})
         names = _Names()
         values: dict[str, Any] = {}
         assignments = []
@@ -131,12 +142,13 @@ class DynamoStore:
         assignments.append(f"{names.of(VERSION_ATTRIBUTE)} = :version")
         condition = self._condition(names, values, expected)
         try:
-            response = self._client.update_item(
-                TableName=self._table, Key=self._key(item_id),
-                UpdateExpression="SET " + ", ".join(assignments),
-                ConditionExpression=condition, ExpressionAttributeNames=names.mapping,
-                ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            with transient_as_unavailable("updating an item"):
+                response = self._client.update_item(
+                    TableName=self._table, Key=self._key(item_id),
+                    UpdateExpression="SET " + ", ".join(assignments),
+                    ConditionExpression=condition, ExpressionAttributeNames=names.mapping,
+                    ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except self._client.exceptions.ConditionalCheckFailedException as error:
             raise _missing_or_mismatch(item_id, error) from None
         except ClientError as error:
@@ -159,7 +171,8 @@ class DynamoStore:
         if values:
             request["ExpressionAttributeValues"] = values
         try:
-            self._client.delete_item(**request)
+            with transient_as_unavailable("deleting an item"):
+                self._client.delete_item(**request)
         except self._client.exceptions.ConditionalCheckFailedException as error:
             raise _missing_or_mismatch(item_id, error) from None
 
@@ -242,10 +255,22 @@ def _to_storable(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, (int, float)):
-        return to_decimal(value)
+        return _within_precision(to_decimal(value))
     if isinstance(value, list):
         return [_to_storable(element) for element in value]
     return {name: _to_storable(element) for name, element in value.items()}
+
+
+def _within_precision(number: Decimal) -> Decimal:
+    """``number`` with trailing zeros moved into its exponent when its digits
+    exceed DynamoDB's 38 (10**38 is storable, but boto3 refuses 39 digits)."""
+    sign, digits, exponent = number.as_tuple()
+    if len(digits) <= MAX_DIGITS or not isinstance(exponent, int):
+        return number
+    kept = len(digits)
+    while kept > 1 and digits[kept - 1] == 0:
+        kept -= 1
+    return Decimal((sign, digits[:kept], exponent + len(digits) - kept))
 
 
 def _to_json(value: Any) -> Any:
@@ -279,5 +304,5 @@ def _raise_if_too_large(error: ClientError) -> None:
     details = error.response.get("Error", {})
     if details.get("Code") == "ValidationException" and _TOO_LARGE in details.get(
             "Message", ""):
-        raise ItemTooLarge(f"the item would exceed DynamoDB's item limit of "
-                           f"{MAX_ITEM_BYTES} bytes (400 KB)", limit=MAX_ITEM_BYTES) from None
+        raise ItemTooLarge(f"the item would exceed the item limit of {MAX_ITEM_BYTES} bytes",
+                           limit=MAX_ITEM_BYTES) from None

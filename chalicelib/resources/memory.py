@@ -23,17 +23,12 @@ from chalicelib.resources.contract import (
     Stored,
     new_version,
 )
-from chalicelib.resources.errors import ItemExists, ItemTooLarge, UnknownItem, VersionMismatch
+from chalicelib.resources.errors import ItemExists, UnknownItem, VersionMismatch
 from chalicelib.resources.items import (
     ID_ATTRIBUTE,
-    MAX_ITEM_BYTES,
-    VERSION_ATTRIBUTE,
-    item_size,
+    check_item_size,
     to_decimal,
 )
-
-# DynamoDB counts the stored version attribute too.
-_VERSION_BYTES = len(VERSION_ATTRIBUTE) + len(new_version())
 
 
 class MemoryStore:
@@ -66,7 +61,7 @@ class MemoryStore:
     def create_item(self, item: Item) -> Stored:
         """Store a new item; raises ItemExists, ItemTooLarge."""
         item = copy.deepcopy(item)
-        _check_size(item)
+        check_item_size(item)
         with self._lock:
             item_id = item[ID_ATTRIBUTE]
             if item_id in self._items:
@@ -83,7 +78,7 @@ class MemoryStore:
             current = self._require(item_id)
             _check_version(item_id, current, expected)
             item = {**current.item, **copy.deepcopy(changes)}
-            _check_size(item)
+            check_item_size(item)
             stored = Stored(item, new_version())
             self._items[item_id] = stored
             return Stored(copy.deepcopy(item), stored.version)
@@ -106,13 +101,6 @@ def _check_version(item_id: str, stored: Stored, expected: frozenset[str] | None
     if expected is not None and stored.version not in expected:
         raise VersionMismatch(f"item {item_id!r} has changed since the version in If-Match",
                               id=item_id)
-
-
-def _check_size(item: Item) -> None:
-    size = item_size(item) + _VERSION_BYTES
-    if size > MAX_ITEM_BYTES:
-        raise ItemTooLarge(f"the item would take {size} bytes; DynamoDB items are limited "
-                           f"to {MAX_ITEM_BYTES} bytes (400 KB)", limit=MAX_ITEM_BYTES)
 
 
 def _project(item: Item, fields: tuple[str, ...] | None) -> Item:

@@ -1,7 +1,7 @@
 """The list query string, list cursors and If-Match, parsed in one place.
 
-    ?limit=N            page size, 1..100 (default 20)
-    ?next=TOKEN         continue after the page that returned TOKEN
+    ?limit=N            page size (chalicelib.params: 1..100, default 20)
+    ?cursor=TOKEN       continue after the page whose next_cursor was TOKEN
     ?fields=a,b         return only these top-level attributes
     ?filter.NAME=VALUE  keep items whose attribute NAME equals VALUE
 
@@ -14,15 +14,13 @@ import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, DecimalException
 
+from chalicelib import params
 from chalicelib.errors import InvalidInput
-from chalicelib.params import decode_cursor as decode_token
-from chalicelib.params import encode_cursor as encode_token
-from chalicelib.params import single
-from chalicelib.resources.contract import DEFAULT_LIMIT, MAX_LIMIT, Filter, ListQuery
+from chalicelib.resources.contract import Filter, ListQuery
 from chalicelib.resources.items import is_storable_number, validate_attribute_name, validate_id
 
 FILTER_PREFIX = "filter."
-LIST_PARAMETERS = ("limit", "next", "fields")
+LIST_PARAMETERS = params.PAGE_PARAMETERS | {"fields"}
 MAX_FIELDS = 100
 MAX_FILTERS = 20
 MAX_ENTITY_TAGS = 20
@@ -30,31 +28,26 @@ _DECIMAL = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?\Z")
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|\Z)')
 
 
-def parse_list_query(params: Mapping[str, Sequence[str]]) -> ListQuery:
+def parse_list_query(query: Mapping[str, Sequence[str]]) -> ListQuery:
     """The ListQuery a list request's query string asks for; raises InvalidInput."""
-    filters = []
-    for name in params:
-        if name.startswith(FILTER_PREFIX):
-            attribute = validate_attribute_name(name[len(FILTER_PREFIX):], name)
-            filters.append(Filter(attribute, filter_values(single(params, name))))
-        elif name not in LIST_PARAMETERS:
-            raise InvalidInput(f"unknown query parameter {name!r}; use limit, next, fields "
-                               f"or filter.<attribute>", parameter=name)
+    params.reject_unknown(query, LIST_PARAMETERS, prefixes=(FILTER_PREFIX,))
+    filters = [Filter(validate_attribute_name(name[len(FILTER_PREFIX):], name),
+                      filter_values(params.single(query, name) or ""))
+               for name in query if name.startswith(FILTER_PREFIX)]
     if len(filters) > MAX_FILTERS:
         raise InvalidInput(f"at most {MAX_FILTERS} filters are allowed", parameter="filter")
-    limit_text = single(params, "limit")
-    next_text = single(params, "next")
+    page = params.page_request(query)
     return ListQuery(
-        limit=DEFAULT_LIMIT if limit_text is None else _parse_limit(limit_text),
-        after=None if next_text is None else decode_cursor(next_text),
-        fields=parse_fields(params),
+        limit=page.limit,
+        after=None if page.cursor is None else decode_cursor(page.cursor),
+        fields=parse_fields(query),
         filters=tuple(filters),
     )
 
 
-def parse_fields(params: Mapping[str, Sequence[str]]) -> tuple[str, ...] | None:
+def parse_fields(query: Mapping[str, Sequence[str]]) -> tuple[str, ...] | None:
     """The ``fields`` projection (None: every attribute); raises InvalidInput."""
-    text = single(params, "fields")
+    text = params.single(query, "fields")
     if text is None:
         return None
     names = [validate_attribute_name(name.strip(), "fields") for name in text.split(",")]
@@ -64,15 +57,10 @@ def parse_fields(params: Mapping[str, Sequence[str]]) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(names))
 
 
-def reject_parameters(params: Mapping[str, Sequence[str]], allowed: Sequence[str] = ()
+def reject_parameters(query: Mapping[str, Sequence[str]], allowed: Sequence[str] = ()
                       ) -> None:
     """Raise InvalidInput for any query parameter not in ``allowed``."""
-    for name in params:
-        if name not in allowed:
-            accepted = f"only {', '.join(allowed)} is accepted" if allowed else \
-                "this route takes no query parameters"
-            raise InvalidInput(f"unknown query parameter {name!r}; {accepted}",
-                               parameter=name)
+    params.reject_unknown(query, allowed)
 
 
 def filter_values(text: str) -> tuple[str | Decimal | bool, ...]:
@@ -94,20 +82,16 @@ def filter_values(text: str) -> tuple[str | Decimal | bool, ...]:
 
 def encode_cursor(last_id: str) -> str:
     """An opaque token for the page after ``last_id``."""
-    return encode_token({"id": last_id})
+    return params.encode_cursor({"id": last_id})
 
 
 def decode_cursor(token: str) -> str:
-    """The id a ``next`` token continues after; raises InvalidInput."""
-    key = decode_token(token)
+    """The id a ``cursor`` token continues after; raises InvalidInput."""
+    position = params.decode_cursor(token, {"id"})
     try:
-        if key is None or set(key) != {"id"}:
-            raise InvalidInput("not ours")
-        validate_id(key["id"])
-    except (TypeError, InvalidInput):
-        raise InvalidInput("next is not a token this API returned; pass the \"next\" value "
-                           "of the previous page unchanged", parameter="next") from None
-    return key["id"]
+        return validate_id(position["id"])
+    except InvalidInput:
+        raise params.foreign_cursor() from None
 
 
 def parse_if_match(header: str | None) -> frozenset[str] | None:
@@ -138,11 +122,3 @@ def parse_if_match(header: str | None) -> frozenset[str] | None:
 def format_etag(version: str) -> str:
     """The ETag header value of a version."""
     return f'"{version}"'
-
-
-def _parse_limit(text: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {text!r}",
-                           parameter="limit", value=text)
-    return int(text)
-

@@ -8,19 +8,16 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chalicelib import netguard
+from chalicelib import netguard, params
 from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.params import decode_cursor, encode_cursor, single
 from chalicelib.uploads.processing import blob_id_from_key, now_text, object_key
 from chalicelib.uploads.records import LISTING_PARTITION, BlobRecords
 from chalicelib.uploads.storage import BlobStorage
 
 CREATE_FIELDS = frozenset({"callback_url", "content_type"})
-LIST_PARAMETERS = frozenset({"limit", "cursor"})
 # What Pillow reads and the labellers accept; S3 stores it as the object's type.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp",
                          "image/bmp", "image/tiff"})
-DEFAULT_PAGE, MAX_PAGE = 20, 100
 MAX_URL_LENGTH = 2048
 # How long resolving a callback URL's host may hold the create request.
 CHECK_SECONDS = 3.0
@@ -70,27 +67,17 @@ def describe_blob(blob_id: str, records: BlobRecords) -> dict[str, Any]:
     return describe_record(record)
 
 
-def list_blobs(params: Mapping[str, Sequence[str]], records: BlobRecords
+def list_blobs(query: Mapping[str, Sequence[str]], records: BlobRecords
                ) -> dict[str, Any]:
     """A page of blobs, newest first, with the cursor of the next page (or null).
 
     Raises InvalidInput for an unknown parameter, a bad limit or cursor.
     """
-    unknown = sorted(set(params) - LIST_PARAMETERS)
-    if unknown:
-        raise InvalidInput(f"unknown query parameter {unknown[0]!r}; expected "
-                           f"{sorted(LIST_PARAMETERS)}", parameter=unknown[0])
-    limit_text = single(params, "limit")
-    limit = DEFAULT_PAGE
-    if limit_text is not None:
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
-            raise InvalidInput(f"limit must be an integer from 1 to {MAX_PAGE}, "
-                               f"got {limit_text!r}", parameter="limit", value=limit_text)
-        limit = int(limit_text)
-    cursor = single(params, "cursor")
-    items, last = records.list_recent(limit, _decode_cursor(cursor) if cursor else None)
-    return {"blobs": [describe_record(item) for item in items],
-            "next_cursor": encode_cursor(last) if last else None}
+    params.reject_unknown(query, params.PAGE_PARAMETERS)
+    page = params.page_request(query)
+    items, last = records.list_recent(
+        page.limit, None if page.cursor is None else _decode_cursor(page.cursor))
+    return params.page([describe_record(item) for item in items], last, name="blobs")
 
 
 def delete_blob(blob_id: str, records: BlobRecords, storage: BlobStorage) -> None:
@@ -167,14 +154,9 @@ def _checked_id(blob_id: str) -> str | None:
     return blob_id if blob_id_from_key(object_key(blob_id)) else None
 
 
-
 def _decode_cursor(cursor: str) -> dict[str, str]:
-    bad = InvalidInput("cursor is not one this API gave out; pass next_cursor as is",
-                       parameter="cursor")
-    key = decode_cursor(cursor)
-    if (key is None or set(key) != _CURSOR_KEYS
-            or not all(isinstance(value, str) for value in key.values())
-            or key["listing"] != LISTING_PARTITION or _checked_id(key["id"]) is None
-            or not _TIMESTAMP.fullmatch(key["created_at"])):
-        raise bad
-    return key
+    position = params.decode_cursor(cursor, _CURSOR_KEYS)
+    if (position["listing"] != LISTING_PARTITION or _checked_id(position["id"]) is None
+            or not _TIMESTAMP.fullmatch(position["created_at"])):
+        raise params.foreign_cursor()
+    return position

@@ -106,7 +106,7 @@ def deliver(url: str, body: bytes, secret: bytes, *, attempts: int, backoff: flo
 
 def read_secret(ssm: Any, name: str) -> bytes:
     """The callback signing secret from SSM Parameter Store; raises Unavailable."""
-    from chalicelib.uploads.aws import transient_as_unavailable
+    from chalicelib.transient import transient_as_unavailable
 
     with transient_as_unavailable("reading the callback secret"):
         parameter = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]

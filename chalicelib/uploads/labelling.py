@@ -129,7 +129,7 @@ class RekognitionLabeller:
         """Rekognition's labels, confidence scaled to 0..1; raises NotAnImage, Unavailable."""
         from botocore.exceptions import ClientError
 
-        from chalicelib.uploads.aws import error_code, transient_as_unavailable
+        from chalicelib.transient import error_code, transient_as_unavailable
 
         info = inspect_image(image, self._max_pixels)
         payload = (image if info.format in _REKOGNITION_FORMATS

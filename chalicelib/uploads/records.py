@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib import iam
 from chalicelib.errors import Conflict
-from chalicelib.uploads.aws import error_code, transient_as_unavailable
+from chalicelib.transient import error_code, transient_as_unavailable
 
 IAM_GRANTS = (
     iam.Grant(("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",

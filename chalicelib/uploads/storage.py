@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import iam
-from chalicelib.uploads.aws import error_code, transient_as_unavailable
+from chalicelib.transient import error_code, transient_as_unavailable
 
 # s3:PutObject is what the presigned PUT exercises: the URL carries the
 # function role's signature.  s3:ListBucket (on the bucket) makes a missing

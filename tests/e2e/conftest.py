@@ -30,10 +30,10 @@ class LocalStack:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def stop(self, timeout: float = 20.0) -> int:
-        """Ctrl-C the stack, as a user would; returns its exit code."""
+    def stop(self, timeout: float = 20.0, signum: int = signal.SIGINT) -> int:
+        """Ctrl-C the stack, as a user would (or send ``signum``); returns its exit code."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signum)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -42,8 +42,10 @@ class LocalStack:
         return self.process.returncode
 
 
-def start_local_stack(log_path: Path, extra_env: dict[str, str] | None = None
-                      ) -> LocalStack:
+def start_local_stack(log_path: Path, extra_env: dict[str, str] | None = None,
+                      ignore_sigint: bool = False) -> LocalStack:
+    """`python -m stack run` on free ports; ``ignore_sigint`` starts it the way
+    nohup or a background job would, with SIGINT ignored."""
     port, aws_port = free_port(), free_port()
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("AWS_")}
@@ -54,7 +56,8 @@ def start_local_stack(log_path: Path, extra_env: dict[str, str] | None = None
         process = subprocess.Popen(
             [sys.executable, "-m", "stack", "run", "--port", str(port),
              "--aws-port", str(aws_port)],
-            cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT, env=environment)
+            cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT, env=environment,
+            preexec_fn=_ignore_sigint if ignore_sigint else None)
     stack = LocalStack(process, f"http://127.0.0.1:{port}",
                        f"http://127.0.0.1:{aws_port}", log_path)
     try:
@@ -79,6 +82,10 @@ def stack_secrets(stack: LocalStack, environment: dict[str, str]) -> tuple[str, 
     if secret_key and secret_key != LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]:
         secrets.append(secret_key)
     return tuple(secrets)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture(scope="session")

@@ -51,7 +51,7 @@ def test_crud_over_http_as_in_the_readme(local_stack):
     etag = created.headers["ETag"]
 
     listed = requests.get(f"{base}/?fields=id,full_name&filter.id={item_id}", timeout=10)
-    assert listed.json() == {"items": [{"id": item_id, "full_name": "User3"}], "next": None}
+    assert listed.json() == {"items": [{"id": item_id, "full_name": "User3"}], "next_cursor": None}
 
     stale = requests.put(f"{base}/{item_id}", json={"full_name": "zzz"}, timeout=10,
                          headers={"If-Match": '"not-the-version"'})

@@ -29,7 +29,7 @@ def put(client, path, payload, headers=None):
 def test_mocks_start_with_the_two_sample_records(client):
     response = client.http.get("/api/mocks")
     assert response.status_code == 200
-    assert response.json_body == {"items": SEEDED, "next": None}
+    assert response.json_body == {"items": SEEDED, "next_cursor": None}
 
 
 def test_trailing_slashes_reach_the_same_routes(client):
@@ -144,7 +144,7 @@ def test_fields_projection_as_in_the_seed(client):
 
 
 @pytest.mark.parametrize("resource", ["mocks", "users"])
-def test_pages_follow_the_next_token(client, resource):
+def test_pages_follow_the_next_cursor(client, resource):
     group = uuid.uuid4().hex
     ids = {f"{group[:8]}-{index}" for index in range(7)}
     for item_id in ids:
@@ -152,11 +152,11 @@ def test_pages_follow_the_next_token(client, resource):
     seen, token, pages = [], None, 0
     while True:
         query = f"/api/{resource}?limit=3&filter.group={group}"
-        response = client.http.get(query + (f"&next={token}" if token else ""))
+        response = client.http.get(query + (f"&cursor={token}" if token else ""))
         assert response.status_code == 200
         assert len(response.json_body["items"]) <= 3
         seen += [item["id"] for item in response.json_body["items"]]
-        token, pages = response.json_body["next"], pages + 1
+        token, pages = response.json_body["next_cursor"], pages + 1
         if token is None:
             break
     assert sorted(seen) == sorted(ids)
@@ -168,7 +168,7 @@ def test_items_over_400_kb_are_413(client, resource):
     response = post(client, f"/api/{resource}", {"id": fresh_id(), "blob": "x" * 420_000})
     assert response.status_code == 413
     assert response.json_body["code"] == "ItemTooLarge"
-    assert "400 KB" in response.json_body["message"]
+    assert "400000 bytes" in response.json_body["message"]
 
 
 @pytest.mark.parametrize("method, path, body, fragment", [
@@ -196,7 +196,7 @@ def test_items_over_400_kb_are_413(client, resource):
     ("GET", "/api/users?limit=101", b"", "limit must be"),
     ("GET", "/api/users?limit=ten", b"", "limit must be"),
     ("GET", "/api/users?limit=1&limit=2", b"", "give it once"),
-    ("GET", "/api/users?next=garbage", b"", "next is not a token"),
+    ("GET", "/api/users?cursor=garbage", b"", "cursor is not one this API gave out"),
     ("GET", "/api/users?fields=", b"", "empty attribute"),
     ("GET", "/api/users?fields=a,,b", b"", "empty attribute"),
     ("GET", "/api/users?filter.=x", b"", "empty attribute"),

@@ -140,3 +140,13 @@ def test_the_form_upload_alternative_carries_the_size_policy(client, emulator):
     head = aws(emulator.endpoint_url, "s3").head_object(Bucket=BUCKET,
                                                        Key=f"uploads/{created['id']}")
     assert head["ContentType"] == "image/gif"
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("limit=%C2%B2", "limit"), ("limit=%D9%A1", "limit"), ("limit=%205", "limit"),
+    ("limit=" + "9" * 5000, "limit"), ("next=abc", "next"),
+])
+def test_listing_parameters_are_read_like_every_other_route(client, query, parameter):
+    response = client.http.get(f"/blobs?{query}")
+    assert response.status_code == 400
+    assert response.json_body["parameter"] == parameter

@@ -41,7 +41,7 @@ ROUTE_PROBES = [
      {"source": "body", "width": 8, "height": 8}),
     ("POST", "/object_detection", {"Content-Type": "image/png"}, "PNG_IMAGE", 200,
      {"source": "body", "predictions": []}),
-    ("GET", "/api/users", {}, b"", 200, {"items": [], "next": None}),
+    ("GET", "/api/users", {}, b"", 200, {"items": [], "next_cursor": None}),
     ("GET", "/api/nope", {}, b"", 404, {"code": "UnknownResource"}),
     ("POST", "/blobs", {"Content-Type": "application/json"}, b'{"content_type": "image/png"}',
      201, {"status": "pending", "method": "PUT"}),

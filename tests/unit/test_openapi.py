@@ -107,13 +107,13 @@ def test_iam_routes_require_sigv4_and_document_the_gateways_403():
                                                              "Authorization")
 
 
-def test_routes_with_a_body_document_each_content_type_and_chalices_415():
+def test_routes_with_a_body_document_each_content_type_and_the_415_in_our_shape():
     operation = build_document(app)["paths"]["/stats"]["post"]
 
     assert set(operation["requestBody"]["content"]) == set(
         app.routes["/stats"]["POST"].content_types)
     assert operation["responses"]["415"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ChaliceError"}
+        "$ref": "#/components/schemas/Error"}
 
 
 def test_path_parameters_come_from_the_route_table():

@@ -19,7 +19,7 @@ def test_no_parameters_mean_the_first_twenty_items():
 
 
 def test_every_parameter_together():
-    query = parse_list_query({"limit": ["5"], "next": [encode_cursor("000-7")],
+    query = parse_list_query({"limit": ["5"], "cursor": [encode_cursor("000-7")],
                               "fields": ["id, full_name,id"],
                               "filter.status": ["active"], "filter.value": ["1.5"]})
     assert query.limit == 5
@@ -84,7 +84,7 @@ def test_cursors_round_trip_and_are_url_safe(item_id):
                                    "eyJpZCI6IDF9", "WzFd", "eyJpZCI6ImEiLCJ4IjoxfQ"])
 def test_foreign_cursors_are_rejected(token):
     # e30 = {}, eyJpZCI6IDF9 = {"id": 1}, WzFd = [1], the last = {"id":"a","x":1}
-    with pytest.raises(InvalidInput, match="next is not a token"):
+    with pytest.raises(InvalidInput, match="cursor is not one this API gave out"):
         decode_cursor(token)
 
 

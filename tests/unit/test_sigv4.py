@@ -123,3 +123,54 @@ def test_temporary_credentials_need_their_session_token():
 def test_rejection_body_is_api_gateways_compact_json():
     assert Rejected("X", "Missing Authentication Token").body() == (
         b'{"message":"Missing Authentication Token"}')
+
+
+def test_a_signature_that_leaves_out_host_is_refused():
+    headers = sign("GET", URL, at=NOW, include=("x-amz-date",))
+    assert "SignedHeaders=x-amz-date," in headers["authorization"]
+    rejection = _rejection(_received(headers))
+    assert rejection.error_type == "IncompleteSignatureException"
+    assert "'Host' or ':authority' must be a 'SignedHeader'" in rejection.message
+    headers["host"] = "evil.example"
+    assert "'Host'" in _rejection(_received(headers)).message
+
+
+def test_a_signature_bound_to_one_host_fails_on_another():
+    headers = sign("GET", URL, at=NOW)
+    headers["host"] = "evil.example"
+    assert _rejection(_received(headers)).error_type == "InvalidSignatureException"
+
+
+def test_the_dating_header_must_be_signed():
+    headers = sign("GET", URL, at=NOW, include=("host",))
+    rejection = _rejection(_received(headers))
+    assert rejection.error_type == "IncompleteSignatureException"
+    assert "'x-amz-date' dates the request" in rejection.message
+
+
+def test_a_sent_session_token_must_be_signed():
+    caller = LocalCaller("ASIATEMP", "secret", "us-east-1", session_token="token-1")
+    headers = sign("GET", URL, at=NOW, access_key="ASIATEMP", secret_key="secret",
+                   include=("host", "x-amz-date"))
+    headers["x-amz-security-token"] = "token-1"
+    rejection = _rejection(_received(headers), caller)
+    assert "'x-amz-security-token' is sent and must be a 'SignedHeader'" in rejection.message
+
+
+@pytest.mark.parametrize("listed", ["x-amz-date;host", "Host;X-Amz-Date",
+                                    "host;host;x-amz-date", "host;;x-amz-date"])
+def test_signed_headers_must_be_lower_case_sorted_and_unique(listed):
+    headers = sign("GET", URL, at=NOW)
+    current = headers["authorization"].split("SignedHeaders=")[1].split(",")[0]
+    headers["authorization"] = headers["authorization"].replace(current, listed)
+    rejection = _rejection(_received(headers))
+    assert rejection.error_type == "IncompleteSignatureException"
+    assert "SignedHeaders must list lower-case header names, sorted" in rejection.message
+
+
+def test_a_signed_header_the_request_does_not_send_is_refused():
+    headers = sign("GET", URL, at=NOW, headers={"X-Amz-Meta": "1"})
+    assert "x-amz-meta" in headers["authorization"]
+    del headers["x-amz-meta"]
+    rejection = _rejection(_received(headers))
+    assert "names 'x-amz-meta', which the request does not send" in rejection.message
