@@ -1,6 +1,5 @@
 """Hostile input within the limits: slow URLs, odd host names, memory-hungry images."""
 
-from types import SimpleNamespace
 
 import pytest
 from requests_toolbelt import MultipartEncoder
@@ -16,12 +15,12 @@ GREEN = (20, 180, 40)
 
 
 class SizedClassifier(FakeClassifier):
-    """The fake classifier with a manifest's input size, as the real models have."""
-    manifest = SimpleNamespace(size=(32, 32))
+    """The fake classifier with an input size, as the real models have."""
+    decode_to = (32, 32)
 
 
 class SizedDetector(FakeDetector):
-    manifest = SimpleNamespace(size=(32, 32))
+    decode_to = (32, 32)
 
 
 @pytest.fixture

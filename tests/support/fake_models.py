@@ -40,6 +40,10 @@ class FakeClassifier:
 
 class FakeDetector:
     default_threshold = 0.4
+    decode_to: tuple[int, int] | None = None
+
+    def decode_size(self) -> tuple[int, int] | None:
+        return self.decode_to
 
     def __init__(self) -> None:
         self.calls: list[tuple[list, float | None]] = []
