@@ -7,12 +7,15 @@ from chalice import IAMAuthorizer, Response
 from chalicelib import stats, wiring
 from chalicelib.caller import describe_caller
 from chalicelib.prediction.images import RAW_IMAGE_TYPES
-from chalicelib.settings import blobs_queue_name
+from chalicelib.settings import blobs_queue_name, check_deployed_stage
 from chalicelib.web import Api, StageCors, json_body
 from chalicelib.wiring import get_resource_stores, get_settings
 
 if TYPE_CHECKING:
     from chalicelib.resources.contract import Stored
+
+# Outside dev a missing or malformed variable stops the function here, named.
+check_deployed_stage()
 
 app = Api(app_name="chalice-reference-api")
 # API Gateway checks the caller's SigV4 signature before Lambda runs (the

@@ -11,6 +11,7 @@ from PIL import Image
 
 from chalicelib.prediction.models import PROJECT_ROOT, load_classifier, load_detector
 from chalicelib.settings import DEFAULT_CLASSIFIER_MODEL, DEFAULT_DETECTOR_MODEL, Settings
+from tests.support.stage import REQUIRED_NAMES
 from training import digits, shapes
 from training.evaluation import accuracy, mean_average_precision
 from training.train_detector import HELD_OUT_SCENES, HELD_OUT_SEED, TRAIN_SEED
@@ -35,7 +36,7 @@ def held_out_scenes():
 
 
 def test_the_stage_defaults_name_the_shipped_models():
-    settings = Settings.from_environ({})
+    settings = Settings.from_environ(REQUIRED_NAMES)
     assert settings.classifier_model == f"{MODELS_DIR}/digits-classifier.json"
     assert settings.detector_model == f"{MODELS_DIR}/shapes-detector.json"
 
