@@ -9,8 +9,9 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 AWS_PORT ?= 5050
 PYTEST_ARGS ?=
+STAGE  ?= prod
 
-.PHONY: run test lint unit functional e2e bench models package policy clean
+.PHONY: run test lint unit functional e2e bench models package deploy policy clean
 
 $(STAMP): requirements.txt requirements-vendor.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v in ((3, 12), (3, 13)) else "Python 3.12 or 3.13 is required (Lambda runtime python3.12/3.13); $(PYTHON) is %d.%d. Install one, or run: make PYTHON=python3.12 ..." % v)'
@@ -44,6 +45,12 @@ models: $(STAMP)
 # resources.json merged in: build/package/{deployment.zip,layer-deployment.zip,sam.json}.
 package: $(STAMP)
 	$(BIN)/python -m stack package
+
+# Chalice's first deployment path (docs/deploying.md): vendor/, the stage's
+# resources stack from resources.json, its outputs recorded into the stage's
+# environment, models/ uploaded to the model bucket, the policy, chalice deploy.
+deploy: $(STAMP)
+	$(BIN)/python -m stack deploy --stage $(STAGE)
 
 # .chalice/policy-prod.json from the IAM_GRANTS the chalicelib modules declare.
 policy: $(STAMP)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,6 +32,11 @@ class Emulator:
         # The emulator's access log would interleave every SQS long poll and
         # S3 call with the API's own log; its warnings and errors still show.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # resources.json's parts that moto's CloudFormation skips are applied
+        # afterwards (stack/emulated.py): its notice of each is expected.
+        logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::",
+                                category=UserWarning)
         self._server.start()
         wait_for_port(self.host, self.port)
         return self

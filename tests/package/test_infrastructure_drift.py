@@ -1,0 +1,104 @@
+"""Every path that builds a stage's resources builds what resources.json declares.
+
+`make run` (dev, the emulator), `make deploy STAGE=prod` (a resources stack,
+then chalice deploy) and `make package` + `aws cloudformation deploy` (the
+merged template) are each compared, resource by resource, with the template
+resolved for the stage: names, timeouts, retention, redrive, the queue
+policy, the bucket's notification, CORS rule and protection, the tables'
+keys, indexes, billing and point-in-time recovery, the SecureString.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from stack.emulated import complete_stack
+from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION, free_port, wait_for_port
+from stack.policy import stage_environment
+from stack.provision import ensure_secret_parameter
+from stack.run import _EndpointSession
+from stack.template import load_template, secure_parameters, stack_parameters
+from tests.package.conftest import PROJECT_DIR
+from tests.support.infrastructure import declared, observed
+
+TEMPLATE = load_template(PROJECT_DIR)
+
+
+def session(endpoint_url: str) -> _EndpointSession:
+    return _EndpointSession(boto3.session.Session(region_name=LOCAL_REGION, **{
+        key.lower(): value for key, value in LOCAL_CREDENTIALS.items()}), endpoint_url)
+
+
+def clients(endpoint_url: str):
+    return session(endpoint_url).client
+
+
+def test_make_run_builds_the_dev_stage_as_declared(stage_environment, emulator):
+    parameters = stack_parameters(TEMPLATE, stage_environment)
+    assert observed(clients(emulator.endpoint_url), TEMPLATE, parameters) == declared(
+        TEMPLATE, parameters)
+
+
+def test_make_deploy_builds_the_prod_stage_as_declared(deployed, lambda_package, emulator):
+    parameters = stack_parameters(TEMPLATE, stage_environment("prod",
+                                                              lambda_package.project_dir))
+    assert observed(clients(emulator.endpoint_url), TEMPLATE, parameters) == declared(
+        TEMPLATE, parameters)
+
+
+@pytest.fixture(scope="module")
+def separate_emulator() -> Iterator[str]:
+    """A moto server process of its own: the prod names are taken in the shared one."""
+    import sys
+    from pathlib import Path
+
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")),
+                               "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port("127.0.0.1", port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_packaged_template_carries_resources_json_with_the_stage_values(lambda_package):
+    packaged = json.loads(lambda_package.template.read_text())
+    for logical_id, resource in TEMPLATE["Resources"].items():
+        assert packaged["Resources"][logical_id] == resource, logical_id
+    assert packaged["Metadata"] == TEMPLATE["Metadata"]
+    defaults = {name: parameter["Default"]
+                for name, parameter in packaged["Parameters"].items()}
+    assert defaults == stack_parameters(TEMPLATE, stage_environment("prod"))
+
+
+def test_the_packaged_template_builds_the_prod_stage_as_declared(lambda_package,
+                                                                 separate_emulator):
+    # moto implements no SAM transform (it answers 500 to Chalice's functions
+    # and API), so the emulator creates resources.json's part of sam.json, as
+    # `aws cloudformation deploy` would: a change set, then its execution.
+    packaged = json.loads(lambda_package.template.read_text())
+    part = {"Metadata": packaged["Metadata"], "Parameters": packaged["Parameters"],
+            "Resources": {logical_id: packaged["Resources"][logical_id]
+                          for logical_id in TEMPLATE["Resources"]}}
+    aws = clients(separate_emulator)
+    parameters = {name: parameter["Default"]
+                  for name, parameter in packaged["Parameters"].items()}
+    for parameter in secure_parameters(TEMPLATE, parameters):  # docs: created first
+        ensure_secret_parameter(aws("ssm"), parameter)
+    cloudformation = aws("cloudformation")
+    cloudformation.create_change_set(StackName="chalice-reference-api-prod",
+                                     ChangeSetName="packaged", ChangeSetType="CREATE",
+                                     TemplateBody=json.dumps(part),
+                                     Capabilities=["CAPABILITY_IAM"])
+    cloudformation.execute_change_set(StackName="chalice-reference-api-prod",
+                                      ChangeSetName="packaged")
+    complete_stack(session(separate_emulator), part, parameters, "chalice-reference-api-prod")
+    assert observed(aws, TEMPLATE, parameters) == declared(TEMPLATE, parameters)
