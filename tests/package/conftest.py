@@ -59,6 +59,9 @@ def copy_project(destination: Path, extra_app_code: str = "") -> Path:
     if extra_app_code:
         with (destination / "app.py").open("a") as app_file:
             app_file.write(extra_app_code)
+    # As after local runs: bytecode caches beside the sources (never to be zipped).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "chalicelib", "app.py"],
+                   cwd=destination, check=True)
     return destination
 
 
