@@ -18,6 +18,7 @@ from typing import Any
 from stack.template import (
     PROJECT_DIR,
     SecureParameter,
+    format_parameters,
     load_template,
     secure_parameters,
     stack_name,
@@ -112,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     environment = stage_environment(args.stage, args.project_dir)
     name = stack_name(args.stage, args.project_dir)
-    print(f"stack {name}: {stack_parameters(load_template(args.project_dir), environment)}",
-          flush=True)
+    parameters = stack_parameters(load_template(args.project_dir), environment)
+    print(f"stack {name}, parameters:\n{format_parameters(parameters)}", flush=True)
     if not args.dry_run:
         outputs = provision_stage(boto3.session.Session(), args.stage, environment,
                                   args.project_dir)

@@ -184,5 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigurationError, KeyError) as error:
             print(f"stage {stage}: {error}", file=sys.stderr)
             return 1
-        print(f"stage {stage}: settings valid; {TEMPLATE_FILE} parameters {parameters}")
+        print(f"stage {stage}: settings valid; {TEMPLATE_FILE} parameters:")
+        print(format_parameters(parameters))
     return 0
+
+
+def format_parameters(parameters: Mapping[str, str]) -> str:
+    """One ``Name = value`` line per parameter, for people."""
+    width = max(map(len, parameters), default=0)
+    return "\n".join(f"  {name:<{width}} = {value}" for name, value in parameters.items())

@@ -28,14 +28,17 @@ def test_cfn_lint_finds_no_error_or_warning_in_resources_json():
             if match.rule.id[0] in "EW"] == []
 
 
-def test_every_parameter_takes_its_value_from_the_stage_config():
-    assert set(stage_variables(TEMPLATE)) == set(TEMPLATE["Parameters"])
+def test_every_parameter_takes_its_value_from_the_stage_config_or_a_default():
+    sources = stage_variables(TEMPLATE)
+    assert set(sources) <= set(TEMPLATE["Parameters"])
+    assert [name for name, parameter in TEMPLATE["Parameters"].items()
+            if name not in sources and "Default" not in parameter] == []
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_stage_gives_every_parameter_a_value(stage):
     parameters = stack_parameters(TEMPLATE, stage_environment(stage, PROJECT_DIR))
-    assert set(parameters) == set(TEMPLATE["Parameters"])
+    assert set(parameters) == set(stage_variables(TEMPLATE))
     assert all(value for value in parameters.values())
 
 
