@@ -71,6 +71,8 @@ def deploy(stage: str, project_dir: Path, session: Any, models_dir: Path,
         vendor(project_dir)
         _say("1. vendor/ filled and slimmed")
     environment = stage_environment(stage, project_dir)
+    # Only the local emulator is reached through AWS_ENDPOINT_URL here (a
+    # deployed stage never sets it: tests/unit/test_deploy_config.py).
     emulated = bool(os.environ.get("AWS_ENDPOINT_URL"))
     outputs = provision_stage(session, stage, environment, project_dir, emulated=emulated)
     _say(f"2. resources stack: {outputs}")
