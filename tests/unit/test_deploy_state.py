@@ -31,10 +31,14 @@ def run(tmp_path):
     aws.write_text(FAKE_AWS)
     aws.chmod(aws.stat().st_mode | stat.S_IXUSR)
     calls = tmp_path / "calls"
+    # A copy of the script, so that its records land in tmp_path, not the project.
+    script = tmp_path / "project" / ".ci" / "deploy-state"
+    script.parent.mkdir(parents=True)
+    script.write_text(SCRIPT.read_text())
 
     def run(action: str, answer: str) -> tuple[subprocess.CompletedProcess, list[str]]:
         calls.write_text("")
-        result = subprocess.run(["bash", str(SCRIPT), action, "prod"], capture_output=True,
+        result = subprocess.run(["bash", str(script), action, "prod"], capture_output=True,
                                 text=True, env={**os.environ, "AWS_ANSWER": answer,
                                                 "AWS_CALLS": str(calls),
                                                 "DEPLOY_STATE_BUCKET": "state-bucket",
