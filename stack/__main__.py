@@ -6,6 +6,7 @@ chalicelib/ and vendor/).
     python -m stack check --stage S       the stage's settings, checked (nothing created)
     python -m stack provision --stage S   the stage's resources stack (resources.json)
     python -m stack deploy --stage S      resources stack, models, chalice deploy
+    python -m stack upload-models --stage S   models/ to the stage's model bucket
     python -m stack vendor                fill vendor/ for the Lambda runtime
     python -m stack package               vendor/ + chalice package (build/package)
     python -m stack policy                write .chalice/policy-<stage>.json
@@ -14,7 +15,7 @@ import importlib
 import sys
 
 COMMANDS = {"check": "stack.template", "provision": "stack.provision", "deploy": "stack.deploy",
-            "vendor": "stack.vendoring",
+            "upload-models": "stack.model_upload", "vendor": "stack.vendoring",
             "package": "stack.package", "policy": "stack.policy"}
 
 if len(sys.argv) > 1 and sys.argv[1] in COMMANDS:

@@ -25,27 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stack.model_upload import upload_models
 from stack.template import PROJECT_DIR, load_template, recorded_environment
-
-# The manifests `make models` writes, and the variable each one configures.
-MODEL_VARIABLES = {"classifier.json": "CLASSIFIER_MODEL", "detector.json": "DETECTOR_MODEL"}
-
-
-def upload_models(s3: Any, bucket: str, models_dir: Path) -> dict[str, str]:
-    """Upload the manifests and model files at the top of ``models_dir``.
-
-    Returns the stage variables that point at the uploaded manifests (none
-    when ``models_dir`` holds none: the stage keeps its packaged models).
-    """
-    variables = {}
-    if not models_dir.is_dir():
-        return variables
-    for path in sorted(models_dir.iterdir()):
-        if path.is_file() and path.suffix in (".json", ".onnx"):
-            s3.upload_file(str(path), bucket, path.name)
-            if path.name in MODEL_VARIABLES:
-                variables[MODEL_VARIABLES[path.name]] = f"s3://{bucket}/{path.name}"
-    return variables
 
 
 def record_stage_environment(project_dir: Path, stage: str, changes: Mapping[str, str]

@@ -110,16 +110,21 @@ DEFAULT_MODELS = PROJECT_DIR / "chalicelib" / "prediction" / "default_models"
 MODELS = {"classifier.json": "digits-classifier", "detector.json": "shapes-detector"}
 
 
-@pytest.fixture(scope="session")
-def deployed(lambda_package, emulator) -> subprocess.CompletedProcess:
-    """`make deploy STAGE=prod` against the emulator, from the packaged project copy."""
-    models = lambda_package.project_dir / "models"
+def stand_in_models(models: Path) -> Path:
+    """A models/ folder as `make models` leaves it, with the small shipped models."""
     models.mkdir(exist_ok=True)
     for manifest, stem in MODELS.items():
         shutil.copy2(DEFAULT_MODELS / f"{stem}.json", models / manifest)
         shutil.copy2(DEFAULT_MODELS / f"{stem}.onnx", models / f"{stem}.onnx")
     (models / "photos").mkdir(exist_ok=True)
     (models / "photos" / "not-a-model.jpg").write_bytes(b"\xff\xd8")
+    return models
+
+
+@pytest.fixture(scope="session")
+def deployed(lambda_package, emulator) -> subprocess.CompletedProcess:
+    """`make deploy STAGE=prod` against the emulator, from the packaged project copy."""
+    stand_in_models(lambda_package.project_dir / "models")
     return subprocess.run([sys.executable, "-m", "stack", "deploy", "--stage", "prod",
                            "--project-dir", str(lambda_package.project_dir), "--no-vendor"],
                           cwd=PROJECT_DIR, env=aws_environment(emulator.endpoint_url),

@@ -23,7 +23,7 @@ from stack.policy import stage_environment
 from stack.provision import deploy_stack, ensure_secret_parameter
 from stack.run import _EndpointSession
 from stack.template import load_template, secure_parameters, stack_parameters
-from tests.package.conftest import PROJECT_DIR
+from tests.package.conftest import PROJECT_DIR, aws_environment, stand_in_models
 from tests.support.infrastructure import declared, observed
 
 TEMPLATE = load_template(PROJECT_DIR)
@@ -36,6 +36,10 @@ def session(endpoint_url: str) -> _EndpointSession:
 
 def clients(endpoint_url: str):
     return session(endpoint_url).client
+
+
+def client(service: str, endpoint_url: str):
+    return session(endpoint_url).client(service)
 
 
 def test_make_run_builds_the_dev_stage_as_declared(stage_environment, emulator):
@@ -102,6 +106,26 @@ def test_the_packaged_template_builds_the_prod_stage_as_declared(lambda_package,
                                       ChangeSetName="packaged")
     complete_stack(session(separate_emulator), part, parameters, "chalice-reference-api-prod")
     assert observed(aws, TEMPLATE, parameters) == declared(TEMPLATE, parameters)
+
+
+def test_after_the_packaged_stack_the_models_are_uploaded_to_its_bucket(
+        lambda_package, separate_emulator, tmp_path):
+    import sys
+
+    bucket = stage_environment("prod")["MODEL_BUCKET"]
+    s3 = client("s3", separate_emulator)
+    if bucket not in {item["Name"] for item in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=bucket)  # as the packaged stack does
+    result = subprocess.run(
+        [sys.executable, "-m", "stack", "upload-models", "--stage", "prod",
+         "--models", str(stand_in_models(tmp_path / "models"))],
+        cwd=PROJECT_DIR, env=aws_environment(separate_emulator), capture_output=True,
+        text=True, check=True)
+    assert result.stdout.splitlines() == [f"CLASSIFIER_MODEL=s3://{bucket}/classifier.json",
+                                          f"DETECTOR_MODEL=s3://{bucket}/detector.json"]
+    keys = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["classifier.json", "detector.json", "digits-classifier.onnx",
+                    "shapes-detector.onnx"]
 
 
 def test_moto_skips_exactly_what_stack_emulated_applies(emulator, stage_environment):
