@@ -100,7 +100,7 @@ SLIM_RULES: tuple[Rule, ...] = (
     Rule("scipy's array API adapters for CuPy, Dask and PyTorch arrays: used only when "
          "arrays of those libraries come in, and none is shipped",
          tuple(f"scipy/_lib/array_api_compat/{name}/*" for name in ("cupy", "dask", "torch"))),
-    Rule("scipy.optimize's pure-Python COBYLA and COBYQA solvers (0.1 MiB zipped), imported "
+    Rule("scipy.optimize's pure-Python COBYLA and COBYQA solvers, imported "
          "inside minimize(method='COBYLA'/'COBYQA') only, which the API never runs",
          ("scipy/_lib/pyprima/*", "scipy/_lib/cobyqa/*")),
     Rule("random variate generation (scipy.stats.sampling and its UNU.RAN library, "
