@@ -10,8 +10,9 @@ PORT   ?= 8000
 AWS_PORT ?= 5050
 PYTEST_ARGS ?=
 MODELS := models/BUILD.json
+STAGE  ?= prod
 
-.PHONY: run test lint unit functional e2e bench models package policy clean \
+.PHONY: run test lint unit functional e2e bench models package deploy policy clean \
 	check-model upload-model
 
 $(STAMP): requirements.txt requirements-vendor.txt requirements-dev.txt
@@ -61,6 +62,12 @@ upload-model: $(STAMP)
 # resources.json merged in: build/package/{deployment.zip,layer-deployment.zip,sam.json}.
 package: $(STAMP)
 	$(BIN)/python -m stack package
+
+# Chalice's first deployment path (docs/deploying.md): vendor/, the stage's
+# resources stack from resources.json, its outputs recorded into the stage's
+# environment, models/ uploaded to the model bucket, the policy, chalice deploy.
+deploy: $(STAMP)
+	$(BIN)/python -m stack deploy --stage $(STAGE)
 
 # .chalice/policy-prod.json from the IAM_GRANTS the chalicelib modules declare.
 policy: $(STAMP)

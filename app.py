@@ -7,12 +7,19 @@ from chalice import IAMAuthorizer, Response
 from chalicelib import observability, stats, wiring
 from chalicelib.caller import describe_caller
 from chalicelib.prediction.images import RAW_IMAGE_TYPES
-from chalicelib.settings import blobs_dead_letter_queue_name, blobs_queue_name
+from chalicelib.settings import (
+    blobs_dead_letter_queue_name,
+    blobs_queue_name,
+    check_deployed_stage,
+)
 from chalicelib.web import Api, StageCors, json_body
 from chalicelib.wiring import get_resource_stores, get_settings
 
 if TYPE_CHECKING:
     from chalicelib.resources.contract import Stored
+
+# Outside dev a missing or malformed variable stops the function here, named.
+check_deployed_stage()
 
 app = Api(app_name="chalice-reference-api")
 # One JSON log line with EMF metrics per request and queue message (docs/operating.md).

@@ -73,9 +73,14 @@ class Side:
 def _clean_environment() -> dict[str, str]:
     import os
 
+    from stack.policy import stage_environment
+
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
     environment = {name: os.environ[name] for name in keep if name in os.environ}
-    # The app's dev stage defaults; nothing here reaches AWS.
+    # The dev stage's settings (resource names have no defaults) without its
+    # emulator endpoint and credentials: nothing here reaches AWS.
+    environment.update({name: value for name, value in stage_environment("dev", ROOT).items()
+                        if not name.startswith("AWS_")})
     environment.update({"AWS_DEFAULT_REGION": "us-east-1", "APP_STAGE": "bench"})
     return environment
 

@@ -2,8 +2,10 @@
 
 `.chalice/config.json` sets these variables per stage; locally `make run` and
 the test fixtures pass the same file.  A missing or malformed value raises
-ConfigurationError naming the variable, at first use, instead of a confusing
-failure deep inside a request.
+ConfigurationError naming the variable instead of a confusing failure deep
+inside a request: at import in every stage but dev (see
+:func:`check_deployed_stage`), at first use in dev.  Resource names have no
+defaults: a stage names its own, or it would talk to another stage's.
 """
 
 from __future__ import annotations
@@ -123,8 +125,8 @@ class BlobSettings(NamedTuple):
             raise ConfigurationError("environment variables CALLBACK_BACKOFF_SECONDS "
                                      "must be >= 0 and CALLBACK_TIMEOUT_SECONDS > 0")
         return cls(
-            bucket=reader.text("BLOBS_BUCKET", default="chalice-ref-dev-blobs"),
-            table=reader.text("BLOBS_TABLE", default="chalice-ref-dev-blobs"),
+            bucket=reader.text("BLOBS_BUCKET"),
+            table=reader.text("BLOBS_TABLE"),
             queue=blobs_queue_name(environ),
             dead_letter_queue=blobs_dead_letter_queue_name(environ),
             upload_url_expires=reader.integer("UPLOAD_URL_EXPIRES", default=300,
@@ -133,8 +135,7 @@ class BlobSettings(NamedTuple):
                                             minimum=1),
             labeller=labeller,
             max_labels=reader.integer("MAX_LABELS", default=5, minimum=1),
-            callback_secret_parameter=reader.text(
-                "CALLBACK_SECRET_PARAMETER", default="/chalice-ref-dev/callback-secret"),
+            callback_secret_parameter=reader.text("CALLBACK_SECRET_PARAMETER"),
             callback_attempts=reader.integer("CALLBACK_ATTEMPTS", default=3, minimum=1),
             callback_backoff_seconds=backoff,
             callback_timeout_seconds=timeout,
@@ -149,17 +150,18 @@ def blobs_queue_name(environ: Mapping[str, str] = os.environ) -> str:
     `chalice deploy/package --stage X` put the stage's variables into the
     environment before importing app.py, so this names the stage's queue.
     """
-    return _Reader(environ).text("BLOBS_QUEUE", default="chalice-ref-dev-blob-events")
+    return _Reader(environ).text("BLOBS_QUEUE")
 
 
 def blobs_dead_letter_queue_name(environ: Mapping[str, str] = os.environ) -> str:
     """The upload events' dead-letter queue, whose handler app.py registers at import."""
-    return _Reader(environ).text("BLOBS_DLQ", default="chalice-ref-dev-blob-events-dlq")
+    return _Reader(environ).text("BLOBS_DLQ")
 
 
 class Settings(NamedTuple):
     stage: str
     stats_max_numbers: int
+    blobs: BlobSettings
     resources: tuple[ResourceConfig, ...] = ()
     classifier_model: str = DEFAULT_CLASSIFIER_MODEL
     detector_model: str = DEFAULT_DETECTOR_MODEL
@@ -177,7 +179,6 @@ class Settings(NamedTuple):
     detection_threshold: float = 0.4
     allow_loopback_urls: bool = False
     cors_allow_origin: str | None = None
-    blobs: BlobSettings = BlobSettings.from_environ({})
     # Operating (see docs/operating.md): JSON lines as in CloudWatch, or one
     # readable line per record (make run); the EMF namespace; X-Ray subsegments.
     log_format: str = "json"
@@ -191,7 +192,7 @@ class Settings(NamedTuple):
         """Build settings from environment variables; raises ConfigurationError."""
         reader = _Reader(environ)
         return cls(
-            stage=reader.text("APP_STAGE", default="dev"),
+            stage=stage_name(environ),
             stats_max_numbers=reader.integer("STATS_MAX_NUMBERS", default=1_000_000,
                                              minimum=1),
             resources=parse_resources(environ.get("RESOURCES")),
@@ -276,6 +277,27 @@ def aws_endpoint_url(environ: Mapping[str, str]) -> str | None:
 def load_settings() -> Settings:
     """Settings for the current process environment; raises ConfigurationError."""
     return Settings.from_environ(os.environ)
+
+
+DEV_STAGE = "dev"
+
+
+def stage_name(environ: Mapping[str, str] = os.environ) -> str:
+    """APP_STAGE; dev when unset, except inside Lambda, where it must be set."""
+    if "AWS_LAMBDA_FUNCTION_NAME" in environ:
+        return _Reader(environ).text("APP_STAGE")
+    return environ.get("APP_STAGE") or DEV_STAGE
+
+
+def check_deployed_stage(environ: Mapping[str, str] = os.environ) -> None:
+    """In any stage but dev, read and check every setting now; raises ConfigurationError.
+
+    app.py calls this at import, so a deployed function with a missing or
+    malformed variable fails its first invocation with Lambda's import error,
+    which quotes the message naming the variable, and no request is half-served.
+    """
+    if stage_name(environ) != DEV_STAGE:
+        Settings.from_environ(environ)
 
 
 _RESOURCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")

@@ -3,7 +3,10 @@ the local API server.  Never packaged into Lambda (Chalice ships only app.py,
 chalicelib/ and vendor/).
 
     python -m stack [run|emulator]        the local stack (stack.run)
-    python -m stack provision --stage S   create the stage's resources in AWS
+    python -m stack check --stage S       the stage's settings, checked (nothing created)
+    python -m stack provision --stage S   the stage's resources stack (resources.json)
+    python -m stack deploy --stage S      resources stack, models, chalice deploy
+    python -m stack upload-models --stage S   models/ to the stage's model bucket
     python -m stack vendor                fill vendor/ for the Lambda runtime
     python -m stack package               vendor/ + chalice package (build/package)
     python -m stack policy                write .chalice/policy-<stage>.json
@@ -13,7 +16,8 @@ chalicelib/ and vendor/).
 import importlib
 import sys
 
-COMMANDS = {"provision": "stack.provision", "vendor": "stack.vendoring",
+COMMANDS = {"check": "stack.template", "provision": "stack.provision", "deploy": "stack.deploy",
+            "upload-models": "stack.model_upload", "vendor": "stack.vendoring",
             "package": "stack.package", "policy": "stack.policy",
             "check-model": "stack.check_model", "upload-model": "stack.upload_model"}
 

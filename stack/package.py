@@ -19,18 +19,12 @@ from typing import Any
 
 from stack.vendoring import PROJECT_DIR, WHEEL_CACHE, vendor
 
-MERGE_TEMPLATE = "resources.json"
-# resources.json's parameters and where each stage's value comes from: the
-# names live once, in the stage's environment in .chalice/config.json.
-PARAMETER_SOURCES = {
-    "BlobsBucketName": "BLOBS_BUCKET",
-    "BlobsTableName": "BLOBS_TABLE",
-    "BlobsQueueName": "BLOBS_QUEUE",
-    "BlobsDeadLetterQueueName": "BLOBS_DLQ",
-    "UsersTableName": "RESOURCES.users.table",
-    "AppStage": "APP_STAGE",
-    "MetricsNamespace": "METRICS_NAMESPACE",
-}
+# `make package` warns when a zip comes within this of chalice deploy's
+# direct-upload limit (MAX_LAMBDA_DEPLOYMENT_SIZE, 50 MiB).
+WARN_MARGIN = 3 * 2**20
+# Bytecode of local runs: never shipped (Lambda compiles what it imports).
+# Test modules are not in chalicelib, and vendor/'s are slimmed away.
+UNSHIPPED = ("__pycache__", "*.pyc", "*.pyo")
 
 
 def merge_template(project_dir: Path, stage: str, app: Any,
@@ -45,15 +39,13 @@ def merge_template(project_dir: Path, stage: str, app: Any,
     from chalice.utils import to_cfn_resource_name
 
     from stack.policy import stage_environment
+    from stack.template import load_template, stack_parameters
 
-    template = json.loads((project_dir / MERGE_TEMPLATE).read_text())
-    environment = stage_environment(stage, project_dir)
-    for name, parameter in template.get("Parameters", {}).items():
-        # A parameter with no stage source (AlarmTopicArn) keeps its own default.
-        if name in PARAMETER_SOURCES:
-            parameter["Default"] = _stage_value(environment, PARAMETER_SOURCES[name])
-    queues = {_stage_value(environment, PARAMETER_SOURCES[resource["Properties"]
-                                                          ["QueueName"]["Ref"]]): logical_id
+    template = load_template(project_dir)
+    parameters = stack_parameters(template, stage_environment(stage, project_dir))
+    for name, value in parameters.items():
+        template["Parameters"][name]["Default"] = value
+    queues = {parameters[resource["Properties"]["QueueName"]["Ref"]]: logical_id
               for logical_id, resource in template["Resources"].items()
               if resource["Type"] == "AWS::SQS::Queue"}
     if app.routes and log_retention:
@@ -67,17 +59,6 @@ def merge_template(project_dir: Path, stage: str, app: Any,
                                                         {})
             function.setdefault("DependsOn", []).append(queues[source.queue])
     return template
-
-
-def _stage_value(environment: dict[str, str], source: str) -> str:
-    """The value ``source`` names: a variable, or ``VARIABLE.key.key`` inside its JSON."""
-    variable, *path = source.split(".")
-    value: Any = environment[variable]
-    if path:
-        value = json.loads(value)
-        for key in path:
-            value = value[key]
-    return value
 
 
 def chalice_executable() -> str:
@@ -97,15 +78,58 @@ def chalice_package(project_dir: Path, out_dir: Path, stage: str) -> None:
         project_dir, stage, app, log_retention=bool(config.log_retention_in_days)), indent=2))
     if out_dir.exists():
         shutil.rmtree(out_dir)  # no stale file of an older build may survive
+    remove_unshipped(project_dir)
     subprocess.run([chalice_executable(), "--project-dir", str(project_dir), "package",
                     "--stage", stage, "--merge-template", str(merged), str(out_dir)],
-                   check=True, cwd=project_dir, env=_with_region(os.environ))
+                   check=True, cwd=project_dir, env=chalice_environment(os.environ))
 
 
-def _with_region(environment: Mapping[str, str]) -> dict[str, str]:
+def chalice_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """The environment to run the chalice CLI in, for package and deploy alike."""
     # chalice package wants a region although the template it writes uses
     # ${AWS::Region}; the deploying account's region applies at deploy time.
-    return {"AWS_DEFAULT_REGION": "us-east-1", **environment}
+    # Chalice imports app.py to read its routes: without this the import
+    # itself would write the __pycache__ folders Chalice then zips.
+    return {"AWS_DEFAULT_REGION": "us-east-1", **environment,
+            "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def remove_unshipped(project_dir: Path) -> list[Path]:
+    """Delete what must not be zipped from the folders Chalice zips whole; returns it.
+
+    Chalice adds every file under chalicelib/ and vendor/ to the zips, caches
+    of local runs and stray test files included.
+    """
+    removed = []
+    for folder in ("chalicelib", "vendor"):
+        root = project_dir / folder
+        if not root.is_dir():
+            continue
+        for pattern in UNSHIPPED:
+            for path in sorted(root.rglob(pattern), reverse=True):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                    removed.append(path)
+                elif path.exists():
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
+def size_warnings(out_dir: Path) -> list[str]:
+    """A warning for each zip within WARN_MARGIN of Chalice's direct-upload limit."""
+    from chalice.constants import MAX_LAMBDA_DEPLOYMENT_SIZE as limit
+
+    warnings = []
+    for path in sorted(out_dir.glob("*.zip")):
+        size = path.stat().st_size
+        if size > limit - WARN_MARGIN:
+            warnings.append(
+                f"warning: {path.name} is {size / 2**20:.1f} MiB, within "
+                f"{WARN_MARGIN // 2**20} MiB of chalice deploy's {limit / 2**20:.0f} MiB "
+                f"limit ({(limit - size) / 2**20:.1f} MiB left); deploy through "
+                "CloudFormation (make package + aws cloudformation deploy) if it grows")
+    return warnings
 
 
 def build_package(project_dir: Path = PROJECT_DIR, out_dir: Path | None = None,
@@ -140,4 +164,6 @@ def main(argv: list[str] | None = None) -> int:
                             args.wheel_cache, vendoring=not args.no_vendor)
     for path in sorted(out_dir.iterdir()):
         print(f"  {path}  {path.stat().st_size / 2**20:.1f} MiB")
+    for warning in size_warnings(out_dir):
+        print(warning, file=sys.stderr)
     return 0

@@ -103,7 +103,9 @@ def stage_sqs_sources(environment: Mapping[str, str],
             "print(json.dumps(p.sqs_sources(app.app)))")
     result = subprocess.run([sys.executable, "-c", code], cwd=project_dir, check=True,
                             capture_output=True, text=True,
-                            env={**os.environ, **environment, "PYTHONPATH": str(project_dir)})
+                            env={**os.environ, **environment,
+                                 "PYTHONPATH": os.pathsep.join((str(project_dir),
+                                                                str(PROJECT_DIR)))})
     return [tuple(pair) for pair in json.loads(result.stdout)]
 
 

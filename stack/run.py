@@ -38,27 +38,33 @@ def local_environment(endpoint_url: str) -> dict[str, str]:
 
 def stage_config(stage: str, overrides: dict[str, str], project_dir: Path = PROJECT_DIR
                  ) -> Any:
-    """The Chalice config of ``stage`` with ``overrides`` on its environment."""
+    """The Chalice config of ``stage`` with ``overrides`` on its environment.
+
+    Its ``chalice_app`` imports app.py with the stage's variables put into
+    this process's environment, as the chalice CLI does.
+    """
     from chalice.cli.factory import CLIFactory
 
-    return CLIFactory(str(project_dir)).create_config_obj(
+    return CLIFactory(str(project_dir), environ=os.environ).create_config_obj(
         chalice_stage_name=stage,
         user_provided_params={"environment_variables": overrides})
 
 
-def provision_local(environment: dict[str, str]) -> None:
-    """Create the stage's resources in the emulator named by ``environment``."""
+def provision_local(environment: dict[str, str], project_dir: Path = PROJECT_DIR
+                    ) -> dict[str, str]:
+    """Create the stage's resources from resources.json in the emulator that
+    ``environment`` names; returns the resources stack's outputs."""
     import boto3
 
-    from stack.provision import apply_plan, plan_for_stage
+    from stack.provision import provision_stage
 
     session = boto3.session.Session(
         aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
         region_name=environment["AWS_DEFAULT_REGION"],
     )
-    apply_plan(plan_for_stage(environment), _EndpointSession(session,
-                                                             environment["AWS_ENDPOINT_URL"]))
+    return provision_stage(_EndpointSession(session, environment["AWS_ENDPOINT_URL"]),
+                           environment["APP_STAGE"], environment, project_dir, emulated=True)
 
 
 class _EndpointSession:

@@ -47,6 +47,9 @@ EXCLUDED_DISTRIBUTIONS = {
 
 DROPPED_SCIPY_SUBPACKAGES = ("cluster", "datasets", "differentiate", "fftpack", "io",
                              "misc", "odr", "signal")
+# Modules inside scipy.stats that `import scipy.stats` does not import (a
+# package test checks no shipped module imports them).
+DROPPED_SCIPY_MODULES = ("stats.sampling", "stats._sampling", "stats._unuran")
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,13 @@ SLIM_RULES: tuple[Rule, ...] = (
          ("*/tests/*",), keep=("*/tests/*.py",)),
     Rule("test modules inside tests/ packages", ("*/tests/test_*.py", "*/tests/*/test_*.py",
                                                   "*/tests/conftest.py")),
+    Rule("pytest configuration and numpy.typing's test data (mypy examples): read by "
+         "test runs only", ("*/conftest.py", "numpy/typing/tests/data/*")),
     Rule("compiled test-only extension modules (numpy's _simd, *_tests; scipy's _test_*)",
          ("numpy/_core/_simd.*.so", "numpy/_core/_*_tests.*.so",
           "numpy/_core/_operand_flag_tests.*.so", "scipy/*/_test_*.so",
-          "scipy/*/*/_test_*.so", "scipy/ndimage/_cytest.*.so")),
+          "scipy/*/*/_test_*.so", "scipy/ndimage/_cytest.*.so", "scipy/ndimage/_ctest.*.so",
+          "scipy/_lib/_fpumode.*.so")),
     Rule("build-time sources and headers (type stubs, Cython, C/C++)",
          ("*.pyi", "*.pxd", "*.pyx", "*.pxi", "*.h", "*.hpp", "*.c", "*.cpp",
           "*.f", "*.f90", "numpy/_core/include/*", "numpy/_core/lib/*")),
@@ -91,6 +97,17 @@ SLIM_RULES: tuple[Rule, ...] = (
     Rule("scipy subpackages outside scipy.stats' import closure (checked by "
          "tests/package: no shipped module imports them)",
          tuple(f"scipy/{name}/*" for name in DROPPED_SCIPY_SUBPACKAGES)),
+    Rule("scipy's array API adapters for CuPy, Dask and PyTorch arrays: used only when "
+         "arrays of those libraries come in, and none is shipped",
+         tuple(f"scipy/_lib/array_api_compat/{name}/*" for name in ("cupy", "dask", "torch"))),
+    Rule("scipy.optimize's pure-Python COBYLA and COBYQA solvers, imported "
+         "inside minimize(method='COBYLA'/'COBYQA') only, which the API never runs",
+         ("scipy/_lib/pyprima/*", "scipy/_lib/cobyqa/*")),
+    Rule("random variate generation (scipy.stats.sampling and its UNU.RAN library, "
+         "0.5 MiB zipped): the API describes samples and never draws from a "
+         "distribution; only scipy.stats.sampling imports them",
+         tuple(pattern for name in DROPPED_SCIPY_MODULES for pattern in (
+             f"scipy/{name.replace('.', '/')}.py", f"scipy/{name.replace('.', '/')}/*"))),
 )
 
 
@@ -174,6 +191,10 @@ def slim(vendor_dir: Path, rules: Iterable[Rule] = SLIM_RULES) -> SlimReport:
     if duplicates:
         report.removed_bytes += duplicates
         report.by_rule[_DUPLICATES] = duplicates
+    rehashed = unify_rehashed_libraries(vendor_dir)
+    if rehashed:
+        report.removed_bytes += rehashed
+        report.by_rule[_REHASHED] = rehashed
     orphans = remove_orphan_libraries(vendor_dir)
     if orphans:
         report.removed_bytes += orphans
@@ -203,6 +224,75 @@ def remove_duplicate_libraries(vendor_dir: Path) -> int:
                 removed += path.stat().st_size
                 path.unlink()
     return removed
+
+
+_REHASHED = ("scipy.libs/ copies of libraries numpy.libs/ bundles under a second hash "
+             "(libgfortran, libquadmath: the same original build, 0.95 MiB zipped): "
+             "numpy's copies take the plain name, which scipy's modules ask for")
+_AUDITWHEEL_NAME = re.compile(r"(?P<stem>.+-[0-9a-f]{8})-[0-9a-f]{8}(?P<suffix>\.so(\..*)?)\Z")
+
+
+def unify_rehashed_libraries(vendor_dir: Path) -> int:
+    """Let scipy's modules load numpy's copy of a library both bundle; returns bytes removed.
+
+    auditwheel names a bundled library ``name-<hash of the original>``; numpy's
+    wheel bundles OpenBLAS's own bundle, so its libgfortran got a second hash
+    (``libgfortran-040039e1-0352e75f``) while scipy's modules need the same
+    original as ``libgfortran-040039e1``.  numpy's copy is renamed to the
+    single-hash name (file, SONAME, and the DT_NEEDED entries naming it, all
+    shortened in place); the loader then finds it already loaded, since scipy
+    imports numpy first, and scipy's copy is deleted.
+    """
+    renames = {}
+    for dependent, provider in _SHARED_BUNDLES:
+        for path in sorted((vendor_dir / provider).glob("*")):
+            match = _AUDITWHEEL_NAME.match(path.name)
+            if match and (vendor_dir / dependent / (match["stem"] + match["suffix"])).is_file():
+                renames[path.name] = match["stem"] + match["suffix"]
+    if not renames:
+        return 0
+    for path in elf_files(vendor_dir):
+        rename_dynamic_strings(path, renames)
+    removed = 0
+    for dependent, provider in _SHARED_BUNDLES:
+        for old, new in renames.items():
+            if (vendor_dir / provider / old).is_file():
+                (vendor_dir / provider / old).rename(vendor_dir / provider / new)
+            twin = vendor_dir / dependent / new
+            if twin.is_file():
+                removed += twin.stat().st_size
+                twin.unlink()
+    return removed
+
+
+def rename_dynamic_strings(path: Path, renames: dict[str, str]) -> bool:
+    """Shorten library names in the ELF file's dynamic string table, in place.
+
+    Every NUL-terminated occurrence of an old name (DT_NEEDED, DT_SONAME and
+    the version references share these strings) becomes the new, shorter
+    name padded with NULs.  Returns whether the file changed.
+    """
+    from elftools.elf.elffile import ELFFile
+
+    with path.open("rb") as stream:
+        section = ELFFile(stream).get_section_by_name(".dynstr")
+        if section is None:
+            return False
+        offset, size = section["sh_offset"], section["sh_size"]
+    data = bytearray(path.read_bytes())
+    table = bytes(data[offset:offset + size])
+    patched = table
+    for old, new in renames.items():
+        if len(new) > len(old):
+            raise ValueError(f"{new} is longer than {old}: cannot rename in place")
+        before = b"\0" + old.encode() + b"\0"
+        after = b"\0" + new.encode().ljust(len(old), b"\0") + b"\0"
+        patched = patched.replace(before, after)
+    if patched == table:
+        return False
+    data[offset:offset + size] = patched
+    path.write_bytes(bytes(data))
+    return True
 
 
 _ORPHANS = "bundled libraries (*.libs/) that no remaining file links against"

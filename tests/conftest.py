@@ -51,3 +51,16 @@ def project_dir(tmp_path_factory: pytest.TempPathFactory,
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
     (root / ".chalice" / "config.json").write_text(json.dumps(config))
     return root
+
+
+def _enter_dev_stage() -> None:
+    # app.py reads its stage's variables at import (the queue its handler
+    # polls), as Lambda and `chalice local` provide them: the test process is
+    # the dev stage.  Its endpoint and credentials come from the emulator fixture.
+    from tests.support.stage import dev_stage_settings
+
+    for name, value in dev_stage_settings().items():
+        os.environ.setdefault(name, value)
+
+
+_enter_dev_stage()

@@ -6,6 +6,7 @@ import sys
 
 from app import app
 from tests.support.events import api_event
+from tests.support.stage import dev_stage_settings
 
 HEAVY = ["scipy", "numpy", "PIL", "onnxruntime", "boto3", "botocore"]
 
@@ -24,7 +25,8 @@ def test_health_cold_start_loads_no_heavy_module(project_dir):
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY)], input=json.dumps(event),
         capture_output=True, text=True, check=True, cwd=str(project_dir.parent.parent),
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(_project_root())})
+        env={**dev_stage_settings(), "PATH": "/usr/bin:/bin",
+             "PYTHONPATH": str(_project_root())})
     # The app's own log line of the request comes first (stdout is Lambda's log).
     outcome = json.loads(result.stdout.splitlines()[-1])
     assert outcome == {"status": 200, "heavy": []}

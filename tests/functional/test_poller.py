@@ -5,7 +5,6 @@ import json
 import pytest
 
 from stack.poller import QueuePoller
-from stack.provision import Queue, ensure_queue, ensure_redriven_queue, queue_arn
 from tests.support.uploads import aws, wait_until
 
 
@@ -13,10 +12,18 @@ from tests.support.uploads import aws, wait_until
 def queues(emulator, request):
     sqs = aws(emulator.endpoint_url, "sqs")
     name = f"poller-{request.node.name[:40].replace('[', '-').replace(']', '')}"
-    dlq_url = ensure_queue(sqs, f"{name}-dlq")
-    url = ensure_redriven_queue(sqs, Queue(name, dead_letter_queue=f"{name}-dlq",
-                                           max_receive_count=2, visibility_timeout=1))
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    url = sqs.create_queue(QueueName=name, Attributes={
+        "VisibilityTimeout": "1",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": queue_arn(sqs, f"{name}-dlq"),
+                                     "maxReceiveCount": "2"})})["QueueUrl"]
     return sqs, name, url, dlq_url
+
+
+def queue_arn(sqs, name):
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]
+                                    )["Attributes"]["QueueArn"]
 
 
 def bodies_in(sqs, url):

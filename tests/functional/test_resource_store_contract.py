@@ -15,7 +15,6 @@ from chalicelib.resources.dynamodb import DynamoStore
 from chalicelib.resources.errors import ItemExists, ItemTooLarge, UnknownItem, VersionMismatch
 from chalicelib.resources.memory import MemoryStore
 from chalicelib.resources.query import filter_values
-from stack.provision import Table, ensure_table
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,9 @@ def store(request):
         return
     client = request.getfixturevalue("dynamodb_client")
     table = f"contract-{uuid.uuid4().hex[:12]}"
-    ensure_table(client, Table(table, hash_key="id"))
+    client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
     yield DynamoStore(client, table)
     client.delete_table(TableName=table)
 

@@ -236,9 +236,11 @@ def test_a_cold_start_serving_health_does_not_load_the_resources_code(project_di
 
     from app import app
     from tests.support.events import api_event
+    from tests.support.stage import dev_stage_settings
 
     config = json.loads((project_dir / ".chalice" / "config.json").read_text())
-    environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[2]),
+    environment = {**dev_stage_settings(),
+                   "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[2]),
                    "RESOURCES": config["stages"]["prod"]["environment_variables"]
                    ["RESOURCES"]}
     result = subprocess.run([sys.executable, "-c", COLD_PROBE], env=environment,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # What a fresh clone holds that the package is built from.
@@ -56,6 +59,9 @@ def copy_project(destination: Path, extra_app_code: str = "") -> Path:
     if extra_app_code:
         with (destination / "app.py").open("a") as app_file:
             app_file.write(extra_app_code)
+    # As after local runs: bytecode caches beside the sources (never to be zipped).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "chalicelib", "app.py"],
+                   cwd=destination, check=True)
     return destination
 
 
@@ -88,3 +94,38 @@ def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> LambdaPackage:
     unpack(package.function_zip, package.task_root)
     unpack(package.layer_zip, package.opt_root)
     return package
+
+
+def aws_environment(endpoint_url: str) -> dict[str, str]:
+    """This process's environment with AWS pointed at the emulator only."""
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("AWS_")}
+    return {**environment, **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_ENDPOINT_URL": endpoint_url}
+
+
+# What `make models` leaves in models/: manifests named after their task,
+# each beside its .onnx file (here the small shipped models stand in).
+DEFAULT_MODELS = PROJECT_DIR / "chalicelib" / "prediction" / "default_models"
+MODELS = {"classifier.json": "digits-classifier", "detector.json": "shapes-detector"}
+
+
+def stand_in_models(models: Path) -> Path:
+    """A models/ folder as `make models` leaves it, with the small shipped models."""
+    models.mkdir(exist_ok=True)
+    for manifest, stem in MODELS.items():
+        shutil.copy2(DEFAULT_MODELS / f"{stem}.json", models / manifest)
+        shutil.copy2(DEFAULT_MODELS / f"{stem}.onnx", models / f"{stem}.onnx")
+    (models / "photos").mkdir(exist_ok=True)
+    (models / "photos" / "not-a-model.jpg").write_bytes(b"\xff\xd8")
+    return models
+
+
+@pytest.fixture(scope="session")
+def deployed(lambda_package, emulator) -> subprocess.CompletedProcess:
+    """`make deploy STAGE=prod` against the emulator, from the packaged project copy."""
+    stand_in_models(lambda_package.project_dir / "models")
+    return subprocess.run([sys.executable, "-m", "stack", "deploy", "--stage", "prod",
+                           "--project-dir", str(lambda_package.project_dir), "--no-vendor"],
+                          cwd=PROJECT_DIR, env=aws_environment(emulator.endpoint_url),
+                          capture_output=True, text=True, timeout=600)

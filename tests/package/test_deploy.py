@@ -1,36 +1,23 @@
-"""`python -m stack provision --stage prod` then `chalice deploy --stage prod`,
-against the local emulator as far as it goes.
+"""`make deploy STAGE=prod` against the local emulator, as far as it goes.
 
-moto's ImportRestApi rejects Chalice's swagger (its ``info`` has no
-``description``), so the deploy stops at the API; everything before it --
-the role with the generated policy, the layer, the function and its
-configuration -- is created and checked here.
+The resources stack, the recorded outputs, the uploaded models and the
+regenerated policy all happen; then `chalice deploy` creates the role with
+that policy, the layer and the function, and stops at the API: moto's
+ImportRestApi rejects Chalice's swagger (its ``info`` has no ``description``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import boto3
 import pytest
 
 from stack.emulator import LOCAL_CREDENTIALS, LOCAL_REGION
 from stack.policy import policy_path, stage_environment
-from stack.provision import plan_for_stage
-from tests.package.conftest import PROJECT_DIR
 
 APP_NAME = "chalice-reference-api"
-
-
-def aws_environment(emulator) -> dict[str, str]:
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith("AWS_")}
-    return {**environment, **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": LOCAL_REGION,
-            "AWS_ENDPOINT_URL": emulator.endpoint_url}
 
 
 def client(emulator, service: str):
@@ -40,30 +27,30 @@ def client(emulator, service: str):
 
 
 @pytest.fixture(scope="module")
-def deployed(lambda_package, emulator) -> subprocess.CompletedProcess:
-    environment = aws_environment(emulator)
-    for _ in range(2):  # provisioning twice changes nothing the second time
-        subprocess.run([sys.executable, "-m", "stack", "provision", "--stage", "prod"],
-                       cwd=PROJECT_DIR, env=environment, check=True, capture_output=True)
-    chalice = Path(sys.executable).with_name("chalice")
-    return subprocess.run([str(chalice), "deploy", "--stage", "prod"],
-                          cwd=lambda_package.project_dir, env=environment,
-                          capture_output=True, text=True, timeout=300)
+def project_dir(lambda_package, deployed):
+    return lambda_package.project_dir
 
 
-def test_provisioning_creates_every_planned_resource(deployed, emulator):
-    plan = plan_for_stage(stage_environment("prod"))
-    s3, dynamodb, sqs = (client(emulator, name) for name in ("s3", "dynamodb", "sqs"))
-    for bucket in plan.buckets:
-        s3.head_bucket(Bucket=bucket)
-    for table in plan.tables:
-        assert dynamodb.describe_table(TableName=table.name)["Table"]["TableStatus"] == \
-            "ACTIVE"
-    for queue in plan.queues:
-        sqs.get_queue_url(QueueName=getattr(queue, "name", queue))
+def test_the_stages_models_are_uploaded_and_recorded(deployed, project_dir, emulator):
+    environment = stage_environment("prod", project_dir)
+    bucket = environment["MODEL_BUCKET"]
+    keys = sorted(item["Key"] for item in client(emulator, "s3").list_objects_v2(
+        Bucket=bucket)["Contents"])
+    assert keys == ["classifier.json", "detector.json", "digits-classifier.onnx",
+                    "shapes-detector.onnx"]
+    assert (environment["CLASSIFIER_MODEL"], environment["DETECTOR_MODEL"]) == (
+        f"s3://{bucket}/classifier.json", f"s3://{bucket}/detector.json")
 
 
-def test_deploy_creates_roles_with_the_generated_policy(deployed, emulator):
+def test_the_policy_is_regenerated_for_the_recorded_models(deployed, project_dir):
+    policy = json.loads(policy_path("prod", project_dir).read_text())
+    bucket = stage_environment("prod", project_dir)["MODEL_BUCKET"]
+    resources = {arn for statement in policy["Statement"]
+                 for arn in statement["Resource"]}
+    assert f"arn:aws:s3:::{bucket}/*" in resources
+
+
+def test_deploy_creates_roles_with_the_generated_policy(deployed, project_dir, emulator):
     iam = client(emulator, "iam")
     roles = [role["RoleName"] for role in iam.list_roles()["Roles"]
              if role["RoleName"].startswith(f"{APP_NAME}-prod")]
@@ -73,11 +60,12 @@ def test_deploy_creates_roles_with_the_generated_policy(deployed, emulator):
         document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)[
             "PolicyDocument"]
         document = json.loads(document) if isinstance(document, str) else document
-        assert document == json.loads(policy_path("prod").read_text())
+        assert document == json.loads(policy_path("prod", project_dir).read_text())
 
 
-def test_deploy_creates_the_function_as_configured(deployed, emulator):
-    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+def test_deploy_creates_the_function_with_the_recorded_environment(deployed, project_dir,
+                                                                   emulator):
+    config = json.loads((project_dir / ".chalice" / "config.json").read_text())
     prod = config["stages"]["prod"]
     function = client(emulator, "lambda").get_function_configuration(
         FunctionName=f"{APP_NAME}-prod")
@@ -85,13 +73,16 @@ def test_deploy_creates_the_function_as_configured(deployed, emulator):
     assert function["Handler"] == "app.app"
     assert (function["MemorySize"], function["Timeout"]) == (prod["lambda_memory_size"],
                                                              prod["lambda_timeout"])
-    assert function["Environment"]["Variables"] == stage_environment("prod")
+    assert function["Environment"]["Variables"] == stage_environment("prod", project_dir)
     [layer] = function["Layers"]
     assert f"{APP_NAME}-prod-managed-layer" in layer["Arn"]
 
 
-def test_deploy_stops_only_at_the_emulators_api_import(deployed):
-    assert deployed.returncode != 0
+def test_deploy_runs_every_step_and_stops_only_at_the_emulators_api_import(deployed):
     output = deployed.stdout + deployed.stderr
-    assert "Creating lambda function" in output
+    steps = ["2. resources stack", "3. models uploaded", "4. recorded into",
+             "5. policy", "6. chalice deploy", "Creating lambda function"]
+    positions = [output.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions), output[-3000:]
+    assert deployed.returncode != 0
     assert "when calling the ImportRestApi operation" in output, output[-2000:]

@@ -17,7 +17,7 @@ from chalice.constants import MAX_LAMBDA_DEPLOYMENT_SIZE
 from PIL import Image
 
 from stack.policy import stage_environment
-from stack.vendoring import DROPPED_SCIPY_SUBPACKAGES, elf_files
+from stack.vendoring import DROPPED_SCIPY_MODULES, DROPPED_SCIPY_SUBPACKAGES, elf_files
 from tests.support.events import api_event
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -153,6 +153,30 @@ def test_each_zip_fits_chalice_deploy_and_the_whole_fits_lambda(lambda_package):
     assert unzipped <= MAX_UNZIPPED_BYTES
 
 
+def test_the_layer_keeps_3_mib_of_headroom_under_chalice_deploys_limit(lambda_package):
+    assert lambda_package.layer_zip.stat().st_size <= MAX_LAMBDA_DEPLOYMENT_SIZE - 3 * 2**20
+
+
+def test_the_zips_hold_no_bytecode_tests_or_models(lambda_package):
+    # The project copy was compiled, as local runs leave it, before packaging.
+    assert list(lambda_package.project_dir.glob("chalicelib/**/__pycache__")) == []
+    names = [name for path in (lambda_package.function_zip, lambda_package.layer_zip)
+             for name in zipfile.ZipFile(path).namelist()]
+    assert len(names) > 1000
+    offenders = [name for name in names if "__pycache__/" in name
+                 or name.endswith((".pyc", ".pyo", "/conftest.py"))
+                 or re.search(r"(^|/)test_[^/]*\.py$", name)
+                 or name.startswith(("models/", "tests/"))]
+    assert offenders == []
+    # models/ goes to the model bucket; only the small default models and
+    # onnxruntime's own example ship.
+    site_packages = lambda_package.site_packages.relative_to(lambda_package.opt_root)
+    models = [name for name in names if name.endswith(".onnx")]
+    assert all(name.startswith(("chalicelib/prediction/default_models/",
+                                f"{site_packages.as_posix()}/onnxruntime/datasets/"))
+               for name in models), models
+
+
 def test_boto3_and_the_dropped_dependencies_stay_out_of_the_package(lambda_package):
     top_level = {path.name for path in lambda_package.site_packages.iterdir()}
     top_level |= {path.name for path in lambda_package.task_root.iterdir()}
@@ -261,7 +285,9 @@ def test_version_parsing_compares_numerically():
 
 def test_no_shipped_module_imports_a_dropped_scipy_subpackage(lambda_package):
     scipy_dir = lambda_package.site_packages / "scipy"
-    pattern = re.compile(r"scipy\.(" + "|".join(DROPPED_SCIPY_SUBPACKAGES) + r")\b")
+    dropped = [*DROPPED_SCIPY_SUBPACKAGES, *(name.replace(".", r"\.")
+                                            for name in DROPPED_SCIPY_MODULES)]
+    pattern = re.compile(r"scipy\.(" + "|".join(dropped) + r")\b")
     offenders = []
     for path in scipy_dir.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_bytes())):
@@ -275,7 +301,7 @@ def test_no_shipped_module_imports_a_dropped_scipy_subpackage(lambda_package):
     # Compiled modules name what they import as a C string of its own (their
     # docstrings' ">>> from scipy.signal import ..." examples do not count).
     module_name = re.compile(rb"\x00(scipy\.(?:" + "|".join(
-        DROPPED_SCIPY_SUBPACKAGES).encode() + rb")(?:\.[\w.]+)?)\x00")
+        dropped).encode() + rb")(?:\.[\w.]+)?)\x00")
     for path in scipy_dir.rglob("*.so"):
         offenders += [(str(path), found.decode()) for found in
                       module_name.findall(path.read_bytes())]

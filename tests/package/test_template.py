@@ -96,11 +96,14 @@ def test_the_stack_holds_bucket_queue_dlq_tables_and_their_wiring(template):
     resources = template["Resources"]
     defaults = {name: parameter["Default"]
                 for name, parameter in template["Parameters"].items()}
-    assert defaults == {
+    assert {name: defaults[name] for name in ("BlobsBucketName", "BlobsTableName",
+                                              "BlobsQueueName", "BlobsDeadLetterQueueName",
+                                              "UsersTableName", "BlobsVisibilityTimeout")} == {
         "BlobsBucketName": PROD["BLOBS_BUCKET"], "BlobsTableName": PROD["BLOBS_TABLE"],
         "BlobsQueueName": PROD["BLOBS_QUEUE"], "BlobsDeadLetterQueueName": PROD["BLOBS_DLQ"],
         "UsersTableName": json.loads(PROD["RESOURCES"])["users"]["table"],
-        "AppStage": "prod", "MetricsNamespace": PROD["METRICS_NAMESPACE"], "AlarmTopicArn": ""}
+        "AppStage": "prod", "MetricsNamespace": PROD["METRICS_NAMESPACE"], "AlarmTopicArn": "",
+        "BlobsVisibilityTimeout": PROD["BLOBS_VISIBILITY_TIMEOUT"]}
     [notification] = resources["BlobsBucket"]["Properties"]["NotificationConfiguration"][
         "QueueConfigurations"]
     assert notification["Queue"] == {"Fn::GetAtt": ["BlobEventsQueue", "Arn"]}

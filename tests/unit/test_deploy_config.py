@@ -28,14 +28,39 @@ def test_prod_talks_to_real_aws_with_the_function_role():
                ("BLOBS_BUCKET", "BLOBS_TABLE", "BLOBS_QUEUE", "BLOBS_DLQ"))
 
 
-def test_buildspec_tests_provisions_packages_and_deploys_prod_in_order():
+def buildspec_commands(*phases: str) -> list[str]:
+    spec = yaml.safe_load((PROJECT_DIR / "buildspec.yml").read_text())
+    return [command for phase in phases for command in spec["phases"][phase]["commands"]]
+
+
+def test_buildspec_checks_settings_tests_and_deploys_prod_in_order():
     spec = yaml.safe_load((PROJECT_DIR / "buildspec.yml").read_text())
     assert spec["phases"]["install"]["runtime-versions"]["python"] == \
         float((PROJECT_DIR / ".python-version").read_text().strip())
-    commands = [command for phase in ("install", "pre_build", "build")
-                for command in spec["phases"][phase]["commands"]]
-    steps = ["make test", "-m stack provision --stage prod", "make package",
-             "chalice deploy --stage prod"]
+    commands = buildspec_commands("install", "pre_build", "build")
+    steps = ["DEPLOY_STATE_BUCKET", "-m stack check --stage prod", ".ci/run",
+             "deploy-state fetch prod", "make deploy STAGE=prod"]
     positions = [next(index for index, command in enumerate(commands) if step in command)
                  for step in steps]
     assert positions == sorted(positions)
+
+
+def test_ci_lints_once_and_hides_no_failure():
+    commands = buildspec_commands("install", "pre_build", "build", "post_build")
+    ci_script = (PROJECT_DIR / ".ci" / "run").read_text()
+    assert not any("make lint" in command or "ruff" in command for command in commands)
+    assert ci_script.count("\nmake test") == 1 and "make lint" not in ci_script
+    for text in [*commands, ci_script, (PROJECT_DIR / ".ci" / "deploy-state").read_text()]:
+        assert "|| echo" not in text and "|| true" not in text
+    assert "set -euo pipefail" in ci_script
+
+
+def test_ci_checks_the_stage_settings_before_the_tests():
+    ci_script = (PROJECT_DIR / ".ci" / "run").read_text()
+    assert ci_script.index("-m stack check") < ci_script.index("make test")
+
+
+def test_deployed_state_is_kept_only_from_a_successful_build():
+    [store] = buildspec_commands("post_build")
+    assert store.startswith('if [ "$CODEBUILD_BUILD_SUCCEEDING" = "1" ]')
+    assert "deploy-state store prod" in store

@@ -4,11 +4,12 @@ import pytest
 
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import ResourceConfig, Settings, parse_resources
-from stack.provision import Table, plan_for_stage
+from stack.template import load_template, stage_variables
+from tests.support.stage import REQUIRED_NAMES
 
 
 def test_no_resources_by_default():
-    assert Settings.from_environ({}).resources == ()
+    assert Settings.from_environ(REQUIRED_NAMES).resources == ()
 
 
 def test_memory_and_dynamodb_resources():
@@ -54,13 +55,17 @@ def test_stage_configs_define_the_agreed_resources(project_config):
                for r in prod)
 
 
-def test_provisioning_plans_a_table_per_dynamodb_resource():
-    raw = json.dumps({"mocks": {"backend": "memory"},
-                      "users": {"backend": "dynamodb", "table": "chalice-ref-dev-users"},
-                      "orders": {"backend": "dynamodb", "table": "chalice-ref-dev-orders"}})
-    assert plan_for_stage({"RESOURCES": raw}).tables == (
-        Table("chalice-ref-dev-users", hash_key="id"),
-        Table("chalice-ref-dev-orders", hash_key="id"))
+def test_every_dynamodb_resource_of_every_stage_has_its_table_in_the_template(
+        project_config):
+    # resources.json creates the tables; a resource added to RESOURCES without
+    # its table there would fail at its first request.
+    template = load_template()
+    from_template = {source.split(".")[1] for name, source in stage_variables(template).items()
+                     if source.startswith("RESOURCES.")}
+    for stage in project_config["stages"].values():
+        configured = {resource.name for resource in parse_resources(
+            stage["environment_variables"].get("RESOURCES")) if resource.backend == "dynamodb"}
+        assert configured == from_template
 
 
 @pytest.fixture

@@ -2,10 +2,11 @@ import pytest
 
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import Settings
+from tests.support.stage import REQUIRED_NAMES
 
 
 def test_defaults_apply_when_variables_are_absent():
-    settings = Settings.from_environ({})
+    settings = Settings.from_environ(REQUIRED_NAMES)
     assert settings.stage == "dev"
     assert settings.stats_max_numbers == 1_000_000
 
@@ -16,11 +17,11 @@ def test_defaults_apply_when_variables_are_absent():
 ])
 def test_malformed_variables_name_themselves(environ, fragment):
     with pytest.raises(ConfigurationError, match=fragment):
-        Settings.from_environ(environ)
+        Settings.from_environ({**REQUIRED_NAMES, **environ})
 
 
 def test_prediction_defaults_are_safe_for_production():
-    settings = Settings.from_environ({})
+    settings = Settings.from_environ(REQUIRED_NAMES)
     assert settings.max_images == 16
     # 4.4 MB base64-encoded is 5.87 MB: inside Lambda's 6 MB payload with room
     # for the rest of the event.
@@ -38,7 +39,7 @@ def test_prediction_defaults_are_safe_for_production():
 ])
 def test_malformed_prediction_variables_name_themselves(environ, fragment):
     with pytest.raises(ConfigurationError, match=fragment):
-        Settings.from_environ(environ)
+        Settings.from_environ({**REQUIRED_NAMES, **environ})
 
 
 def test_the_stages_configure_prediction_safely():
@@ -54,10 +55,17 @@ def test_the_stages_configure_prediction_safely():
     assert prod.cors_allow_origin not in (None, "*")
 
 
-def test_upload_settings_default_to_the_dev_resources():
-    blobs = Settings.from_environ({}).blobs
+@pytest.mark.parametrize("missing", sorted(REQUIRED_NAMES))
+def test_resource_names_have_no_default(missing):
+    environ = {name: value for name, value in REQUIRED_NAMES.items() if name != missing}
+    with pytest.raises(ConfigurationError, match=f"{missing} must be set"):
+        Settings.from_environ(environ)
+
+
+def test_upload_settings_default_only_their_limits():
+    blobs = Settings.from_environ(REQUIRED_NAMES).blobs
     assert (blobs.bucket, blobs.queue, blobs.upload_url_expires, blobs.labeller) == (
-        "chalice-ref-dev-blobs", "chalice-ref-dev-blob-events", 300, "classifier")
+        "test-blobs", "test-blob-events", 300, "classifier")
 
 
 @pytest.mark.parametrize("environ, fragment", [
@@ -68,4 +76,4 @@ def test_upload_settings_default_to_the_dev_resources():
 ])
 def test_malformed_upload_variables_name_themselves(environ, fragment):
     with pytest.raises(ConfigurationError, match=fragment):
-        Settings.from_environ(environ)
+        Settings.from_environ({**REQUIRED_NAMES, **environ})

@@ -81,3 +81,45 @@ def test_unpacking_replaces_vendor_but_keeps_its_readme(tmp_path):
         archive.writestr("demo/__init__.py", "VALUE = 1\n")
     unpack_wheels([wheel], vendor)
     assert sorted(path.name for path in vendor.iterdir()) == ["README.md", "demo"]
+
+
+def test_make_package_warns_only_when_a_zip_nears_chalice_deploys_limit(tmp_path):
+    from chalice.constants import MAX_LAMBDA_DEPLOYMENT_SIZE
+
+    from stack.package import WARN_MARGIN, size_warnings
+
+    (tmp_path / "deployment.zip").write_bytes(b"\0" * 1024)
+    with (tmp_path / "layer-deployment.zip").open("wb") as layer:
+        layer.truncate(MAX_LAMBDA_DEPLOYMENT_SIZE - WARN_MARGIN + 1)
+    [warning] = size_warnings(tmp_path)
+    assert warning.startswith("warning: layer-deployment.zip is 47.0 MiB, within 3 MiB")
+    with (tmp_path / "layer-deployment.zip").open("wb") as layer:
+        layer.truncate(MAX_LAMBDA_DEPLOYMENT_SIZE - WARN_MARGIN)
+    assert size_warnings(tmp_path) == []
+
+
+def _needed(path):
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+
+    with path.open("rb") as stream:
+        return [tag.needed for section in ELFFile(stream).iter_sections()
+                if isinstance(section, DynamicSection) for tag in section.iter_tags()
+                if tag.entry.d_tag == "DT_NEEDED"]
+
+
+def test_renaming_a_library_in_an_elf_string_table_shortens_it_in_place(tmp_path):
+    import numpy
+
+    from stack.vendoring import rename_dynamic_strings
+
+    [openblas] = (Path(numpy.__file__).parent.parent / "numpy.libs").glob("*openblas*")
+    copy = tmp_path / openblas.name
+    copy.write_bytes(openblas.read_bytes())
+    [gfortran] = [name for name in _needed(copy) if name.startswith("libgfortran")]
+    shorter = gfortran.replace("-0352e75f", "") if "-0352e75f" in gfortran else gfortran[:-2]
+    assert rename_dynamic_strings(copy, {gfortran: shorter})
+    assert copy.stat().st_size == openblas.stat().st_size
+    assert shorter in _needed(copy) and gfortran not in _needed(copy)
+    with pytest.raises(ValueError, match="longer"):
+        rename_dynamic_strings(copy, {shorter: shorter + "-longer"})
