@@ -53,12 +53,23 @@ def merge_template(project_dir: Path, stage: str, app: Any,
         # a resource that does not exist (the function is "APIHandler").
         template["Resources"]["ApiHandlerLogGroup"] = {"Properties": {
             "LogGroupName": {"Fn::Sub": "/aws/lambda/${APIHandler}"}}}
+    # The functions get the names `chalice deploy` gives them, which the
+    # template's alarms and dashboard name: both deployment paths agree.
+    if app.routes:
+        _function(template, "APIHandler")["FunctionName"] = f"{app.app_name}-{stage}"
     for source in app.event_sources:
+        _function(template, to_cfn_resource_name(source.name))["FunctionName"] = (
+            f"{app.app_name}-{stage}-{source.name}")
         if isinstance(source, SQSEventConfig) and source.queue in queues:
-            function = template["Resources"].setdefault(to_cfn_resource_name(source.name),
-                                                        {})
+            function = template["Resources"][to_cfn_resource_name(source.name)]
             function.setdefault("DependsOn", []).append(queues[source.queue])
     return template
+
+
+def _function(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    """The Properties that resources.json merges into one of Chalice's functions."""
+    resource = template["Resources"].setdefault(logical_id, {})
+    return resource.setdefault("Properties", {})
 
 
 def chalice_executable() -> str:

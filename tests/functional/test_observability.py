@@ -68,7 +68,7 @@ def test_an_unexpected_error_logs_its_trace_with_the_request_ids_not_to_the_clie
     assert response.status_code == 500
     assert "fire" not in response.body.decode() and "Traceback" not in response.body.decode()
     [record] = logged.records(kind="request", route="/boom")
-    assert (record["status"], record["error_code"]) == (500, "InternalServerError")
+    assert (record["status"], record["error_code"]) == (500, "InternalError")
     assert (record["Errors5xx"], record["Errors4xx"]) == (1, 0)
     [failure] = logged.records(level="ERROR")
     assert "RuntimeError: the disk is on fire" in failure["exception"]

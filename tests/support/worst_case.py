@@ -96,6 +96,7 @@ def measure(environment: dict[str, str] | None = None) -> dict[str, Any]:
     import os
 
     from tests.support.pictures import picture
+    from tests.support.stage import dev_stage_settings
 
     lines = []
     # The warm-up sends as many images as the request, so the model's own working
@@ -110,7 +111,7 @@ def measure(environment: dict[str, str] | None = None) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-c", _PROBE.format(root=str(ROOT))], input="\n".join(lines) + "\n",
         capture_output=True, text=True, cwd=str(ROOT), check=False, timeout=600,
-        env={**keep, "AWS_DEFAULT_REGION": "us-east-1", "APP_STAGE": "bench",
+        env={**keep, **dev_stage_settings(), "AWS_DEFAULT_REGION": "us-east-1",
              **(environment or {})})
     if result.returncode != 0:
         raise RuntimeError(f"the worst-case request failed:\n{result.stderr}")
