@@ -10,7 +10,7 @@ PORT   ?= 8000
 AWS_PORT ?= 5050
 PYTEST_ARGS ?=
 
-.PHONY: run test lint unit functional e2e bench models package policy clean
+.PHONY: run test lint unit functional e2e bench models package policy docs clean
 
 $(STAMP): requirements.txt requirements-vendor.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v in ((3, 12), (3, 13)) else "Python 3.12 or 3.13 is required (Lambda runtime python3.12/3.13); $(PYTHON) is %d.%d. Install one, or run: make PYTHON=python3.12 ..." % v)'
@@ -32,6 +32,11 @@ unit functional e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Rewrites the outputs shown in README.md and docs/ from a real run of every
+# example (tests/e2e/test_docs_examples.py); review the diff, then commit it.
+docs: $(STAMP)
+	DOCS_UPDATE=1 $(BIN)/python -m pytest tests/e2e/test_docs_examples.py -q
 
 # Retrain the default models shipped in chalicelib/prediction/default_models
 # (deterministic; about 3 minutes on 2 cores).  Never part of `make test`.
