@@ -36,7 +36,7 @@ SKIP_MARKERS = ("deployed-only", "not-run")
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^\s`]*)[^`]*$")
 _MARKER = re.compile(r"^\s*<!--\s*docs:\s*(?P<kind>[a-z-]+)\s*(?::(?P<reason>.*?))?\s*-->\s*$")
 PROMPT = "$ "
-PAGE_WIDTH = 88
+PAGE_WIDTH = 100
 
 
 @dataclass
@@ -172,9 +172,11 @@ _VOLATILE = (
     (re.compile(r"\b\d{8}T\d{6}Z\b"), "<amz-date>"),
     (re.compile(r"\b\d{8}/[a-z0-9-]+/[a-z0-9-]+/aws4_request\b"), "<scope>"),
     (re.compile(r"\b[0-9a-f]{64}\b"), "<hex64>"),
+    (re.compile(r"\b[0-9a-f]{32}\b"), "<hex32>"),  # versions (ETag), request ids
     (re.compile(r"[A-Za-z0-9+/]{60,}={0,2}"), "<base64>"),
     (re.compile(r"\b1[6-9]\d{8}\b"), "<epoch>"),
     (re.compile(r"\b\d+(?:\.\d+)? ?ms\b"), "<ms>"),
+    (re.compile(r"\bPython/\d+\.\d+\.\d+"), "Python/<version>"),
 )
 
 
@@ -261,12 +263,14 @@ def difference(expected: str, actual: str) -> str | None:
 def rendered_output(expected: str, actual: str) -> list[str]:
     """``actual`` as the page should show it, in the style the page used.
 
-    JSON shown indented stays indented; anything else is written as printed.
+    JSON shown or printed on several lines, or longer than a page line, is
+    indented (pretty_json); anything else is written as printed.
     """
     actual_lines = _tidy(actual)
     expected_lines = _tidy(expected)
     actual_ok, actual_value = _as_json("\n".join(actual_lines))
-    if actual_ok and (len(expected_lines) > 1 or len(actual_lines[0]) > PAGE_WIDTH):
+    if actual_ok and (len(expected_lines) > 1 or len(actual_lines) > 1
+                      or len(actual_lines[0]) > PAGE_WIDTH):
         return pretty_json(actual_value).splitlines()
     return actual_lines
 
