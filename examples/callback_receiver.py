@@ -34,6 +34,7 @@ from typing import Any
 REPLAY_WINDOW_SECONDS = 300
 LOCAL_PARAMETER = "/chalice-ref-dev/callback-secret"
 LOCAL_ENDPOINT = "http://127.0.0.1:5050"
+LOCAL_PORT = 9000
 
 
 def verify_callback(secret: bytes, headers: Mapping[str, str], body: bytes,
@@ -124,7 +125,7 @@ def make_server(secret: bytes, port: int, host: str = "127.0.0.1") -> ThreadingH
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--port", type=int, default=LOCAL_PORT)
     parser.add_argument("--parameter", default=LOCAL_PARAMETER)
     parser.add_argument("--aws-endpoint", default=LOCAL_ENDPOINT)
     args = parser.parse_args(argv)

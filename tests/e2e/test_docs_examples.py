@@ -17,6 +17,8 @@ review the diff, then commit it.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -28,6 +30,9 @@ import pytest
 from stack.emulator import free_port, wait_for_port
 from tests.e2e.conftest import LocalStack
 from tests.support.docs import (
+    API_PORT,
+    EMULATOR_PORT,
+    RECEIVER_PORT,
     SHELL_LANGUAGES,
     Block,
     assigned_variables,
@@ -44,7 +49,6 @@ from tests.support.docs import (
 )
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-API_PORT, EMULATOR_PORT, RECEIVER_PORT = 8000, 5050, 9000
 BLOCK_TIMEOUT = 60
 UPDATING = os.environ.get("DOCS_UPDATE") == "1"
 
@@ -147,6 +151,9 @@ def _run(argv: list[str], block: Block) -> subprocess.CompletedProcess[str]:
 
 def _require_inputs(block: Block) -> None:
     text = "\n".join(block.lines)
+    if re.search(r"\bjq\b", text) and shutil.which("jq") is None:
+        pytest.fail(f"{block.name} uses jq, which is not installed: "
+                    "`sudo apt-get install -y jq` (or `brew install jq`)")
     if "models/photos/" in text and not (PROJECT_DIR / "models" / "photos").is_dir():
         pytest.fail(f"{block.name} needs the photos of `make models` (models/photos/): "
                     "run `make models` first")

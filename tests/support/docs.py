@@ -4,8 +4,8 @@ Conventions every page follows (docs/maintaining.md explains them to writers):
 
 * ```console (or sh/shell/bash) blocks are transcripts: a line starting with
   ``$ `` is a command (a line ending in ``\\`` continues it), the lines after
-  it are the output it printed.  The commands of one block run in one bash
-  process, in the project's root, so variables carry from one to the next.
+  it are the output it printed.  The commands run with bash in the project's
+  root; the variables a page's commands set carry over to its next blocks.
 * ```python blocks run with the project's interpreter in the project's root;
   their output, if any, is the ```text block right after, preceded by
   ``<!-- docs: output -->``.
@@ -36,6 +36,8 @@ SKIP_MARKERS = ("deployed-only", "not-run")
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^\s`]*)[^`]*$")
 _MARKER = re.compile(r"^\s*<!--\s*docs:\s*(?P<kind>[a-z-]+)\s*(?::(?P<reason>.*?))?\s*-->\s*$")
 PROMPT = "$ "
+# The addresses the pages use: make run's defaults and the callback receiver's.
+API_PORT, EMULATOR_PORT, RECEIVER_PORT = 8000, 5050, 9000
 PAGE_WIDTH = 100
 
 

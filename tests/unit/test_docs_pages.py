@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.docs import (
+    API_PORT,
+    EMULATOR_PORT,
+    RECEIVER_PORT,
     RUNNABLE_LANGUAGES,
     SHELL_LANGUAGES,
     collect_blocks,
@@ -90,9 +93,11 @@ def test_quoted_settings_are_the_configuration(page: Path) -> None:
     values = _setting_values(stages)
     text = page.read_text(encoding="utf-8")
     wrong = []
-    for name, quoted in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`\s*\((-?[\d.]+)\b", text):
+    for match in _QUOTED_SETTING.finditer(text):
+        name = match["name"] or match["name2"]
+        quoted = _in_base_units(match["number"] or match["number2"], match["unit"])
         if name in values and not any(_same(quoted, value) for value in values[name]):
-            wrong.append(f"`{name}` ({quoted}): the configuration says {values[name]}")
+            wrong.append(f"{match[0]!r}: the configuration says {values[name]}")
     for row in _stage_table_rows(text):
         names, by_stage = row
         for stage, cell in by_stage.items():
@@ -106,7 +111,31 @@ def test_quoted_settings_are_the_configuration(page: Path) -> None:
     assert not wrong, f"{_page_id(page)}:\n" + "\n".join(wrong)
 
 
+def test_the_pages_ports_are_the_tools_defaults() -> None:
+    from examples import callback_receiver
+
+    makefile = (PROJECT_DIR / "Makefile").read_text()
+    defaults = dict(re.findall(r"^(PORT|AWS_PORT)\s*\?=\s*(\d+)\s*$", makefile, flags=re.M))
+    assert defaults == {"PORT": str(API_PORT), "AWS_PORT": str(EMULATOR_PORT)}
+    assert callback_receiver.LOCAL_ENDPOINT == f"http://127.0.0.1:{EMULATOR_PORT}"
+    assert callback_receiver.LOCAL_PORT == RECEIVER_PORT
+
+
 # -- helpers ---------------------------------------------------------------------
+
+# `NAME` (16), `NAME` (4.4 MB), `NAME` is 900 s, `NAME=3`: a setting and its value.
+_QUOTED_SETTING = re.compile(
+    r"`(?P<name>[A-Za-z_][A-Za-z0-9_]*)`\s*(?:\(|is\s+|=)\s*(?P<number>-?\d[\d,_]*(?:\.\d+)?)"
+    r"(?:\s*(?P<unit>KB|MB|GB|KiB|MiB|GiB|s|seconds|bytes)\b)?"
+    r"|`(?P<name2>[A-Za-z_][A-Za-z0-9_]*)=(?P<number2>-?\d[\d_]*(?:\.\d+)?)`")
+_UNITS = {None: 1, "s": 1, "seconds": 1, "bytes": 1, "KB": 10**3, "MB": 10**6,
+          "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+
+
+def _in_base_units(number: str, unit: str | None) -> str:
+    value = float(number.replace(",", "").replace("_", "")) * _UNITS[unit]
+    return str(int(value)) if value == int(value) else str(value)
+
 
 def _without_code(text: str) -> str:
     text = re.sub(r"^\s*(```|~~~).*?^\s*\1\s*$", "", text, flags=re.S | re.M)
