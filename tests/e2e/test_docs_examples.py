@@ -23,6 +23,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,13 +53,29 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 BLOCK_TIMEOUT = 60
 UPDATING = os.environ.get("DOCS_UPDATE") == "1"
 
-RUNNABLE = [block for page in pages(PROJECT_DIR) for block in collect_blocks(page)
-            if block.runnable and block.problem() is None]
+BLOCKS = [block for page in pages(PROJECT_DIR) for block in collect_blocks(page)
+          if block.problem() is None]
+RUNNABLE = [block for block in BLOCKS if block.runnable]
+# Servers the suite itself runs: a page showing how one starts shows its first lines.
+SERVER_COMMANDS = ("make run", ".venv/bin/python examples/callback_receiver.py")
+SERVERS = [block for block in BLOCKS
+           if block.marker == "not-run" and block.language in SHELL_LANGUAGES
+           and len(commands := parse_transcript(block.lines)) == 1
+           and commands[0].text.startswith(SERVER_COMMANDS) and commands[0].expected]
+
+
+@dataclass
+class Receiver:
+    port: int
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")
 def receiver(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[int]:
+             ) -> Iterator[Receiver]:
     """examples/callback_receiver.py, started as its docs say, on a free port."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("receiver") / "receiver.log"
@@ -72,17 +89,17 @@ def receiver(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
     except TimeoutError:
         process.kill()
         raise RuntimeError(f"the receiver did not start:\n{log_path.read_text()}") from None
-    yield port
+    yield Receiver(port, log_path)
     process.terminate()
     process.wait(10)
 
 
 @pytest.fixture(scope="module")
-def ports(local_stack: LocalStack, receiver: int) -> dict[int, int]:
+def ports(local_stack: LocalStack, receiver: Receiver) -> dict[int, int]:
     """The pages' ports and the live ones standing in for them."""
     return {API_PORT: _port_of(local_stack.base_url),
             EMULATOR_PORT: _port_of(local_stack.aws_endpoint),
-            RECEIVER_PORT: receiver}
+            RECEIVER_PORT: receiver.port}
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +116,23 @@ def test_example_prints_what_the_page_shows(block: Block, ports: dict[int, int],
         _check_transcript(block, ports, shell_state / f"{block.path.stem}.sh")
     else:
         _check_python(block, ports)
+
+
+@pytest.mark.parametrize("block", SERVERS, ids=lambda block: block.name)
+def test_a_server_prints_what_the_page_shows(block: Block, local_stack: LocalStack,
+                                             receiver: Receiver, ports: dict[int, int]
+                                             ) -> None:
+    """The start-up lines shown under `make run` and the receiver are theirs:
+    the suite runs both servers, so it compares the head of their logs."""
+    command = parse_transcript(block.lines)[0]
+    log = local_stack.log() if command.text.startswith("make run") else receiver.log()
+    shown = "\n".join(command.expected)
+    printed = "\n".join(_back(log, ports).splitlines()[:len(command.expected)])
+    diff = difference(shown, printed)
+    if diff is not None and UPDATING:
+        rewrite_block(block, transcript_lines([command], [printed.splitlines()]))
+        return
+    assert diff is None, f"{block.name}:\n{diff}"
 
 
 def _check_transcript(block: Block, ports: dict[int, int], state: Path) -> None:
