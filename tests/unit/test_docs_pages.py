@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,27 @@ def test_every_block_runs_or_says_why(page: Path) -> None:
     problems = [f"{block.name} {problem}" for block in collect_blocks(page)
                 if (problem := block.problem())]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_page_id)
+def test_blocks_that_are_not_run_still_parse(page: Path) -> None:
+    broken = []
+    for block in collect_blocks(page):
+        if block.runnable or block.problem() or block.language not in RUNNABLE_LANGUAGES:
+            continue
+        if block.language == "python":
+            try:
+                compile("\n".join(block.lines), block.name, "exec")
+            except SyntaxError as error:
+                broken.append(f"{block.name}: {error}")
+            continue
+        script = "\n".join(command.text for command in parse_transcript(block.lines))
+        # <api-id>, <your-bucket>: placeholders the reader replaces, not redirections.
+        script = re.sub(r"<[\w.-]+>", "PLACEHOLDER", script)
+        checked = subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True)
+        if checked.returncode != 0:
+            broken.append(f"{block.name}: {checked.stderr.strip()}")
+    assert not broken, "\n".join(broken)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
