@@ -184,7 +184,9 @@ def _named_files(page: Path) -> set[str]:
     names: set[str] = set()
     text = page.read_text(encoding="utf-8")
     for span in re.findall(r"`([^`\s]+)`", _without_fences(text)):
-        if _looks_like_repo_path(span):
+        # Prose may name paths inside other things (a package, a bucket) under
+        # models/; examples may not, so only examples are held to models/.
+        if _looks_like_repo_path(span) and not span.startswith("models/"):
             names.add(span.rstrip("/") or span)
     for block in collect_blocks(page):
         if block.language in SHELL_LANGUAGES:
@@ -198,7 +200,8 @@ def _named_files(page: Path) -> set[str]:
                     words += shlex.split(command.text.replace("\\\n", " "), comments=True)
                 except ValueError:
                     words += command.text.split()
-            names |= {word for word in map(_argument_path, words) if word}
+            pieces = [piece for word in words for piece in word.split()]
+            names |= {piece for piece in map(_argument_path, pieces) if piece}
         elif block.language in RUNNABLE_LANGUAGES:
             literals = re.findall(r"""["']([^"'\s]+)["']""", "\n".join(block.lines))
             names |= {word for word in map(_argument_path, literals) if word}
