@@ -36,6 +36,7 @@ from tests.support.docs import (
     RECEIVER_PORT,
     SHELL_LANGUAGES,
     Block,
+    add_output_block,
     assigned_variables,
     collect_blocks,
     difference,
@@ -163,8 +164,11 @@ def _check_python(block: Block, ports: dict[int, int]) -> None:
     printed = _back(result.stdout, ports)
     shown = "\n".join(block.output.lines) if block.output else ""
     diff = difference(shown, printed)
-    if diff is not None and UPDATING and block.output is not None:
-        rewrite_block(block.output, rendered_output(shown, printed))
+    if diff is not None and UPDATING and result.returncode == 0:
+        if block.output is None:
+            add_output_block(block, rendered_output(shown, printed))
+        else:
+            rewrite_block(block.output, rendered_output(shown, printed))
         return
     assert result.returncode == 0, f"{block.name} failed:\n{printed}"
     assert diff is None, (

@@ -318,6 +318,20 @@ def rewrite_block(block: Block, new_lines: list[str]) -> None:
                           encoding="utf-8")
 
 
+def add_output_block(block: Block, output: list[str]) -> None:
+    """Give a python block the output block it lacks, right after it."""
+    lines = block.path.read_text(encoding="utf-8").splitlines(keepends=True)
+    current = collect_blocks(block.path)[block.ordinal]
+    opening = _FENCE.match(lines[current.line - 1].rstrip("\n"))
+    assert opening is not None
+    indent = opening["indent"]
+    after = current.line + len(current.lines) + 1  # past the closing fence
+    added = [f"{indent}<!-- docs: output -->", f"{indent}```text",
+             *[indent + line if line else line for line in output], f"{indent}```"]
+    lines[after:after] = [line + "\n" for line in added]
+    block.path.write_text("".join(lines), encoding="utf-8")
+
+
 def transcript_lines(commands: list[Command], outputs: list[list[str]]) -> list[str]:
     """A console block's content from its commands and their outputs."""
     lines: list[str] = []

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.docs import (
+    add_output_block,
     collect_blocks,
     difference,
     parse_transcript,
@@ -160,3 +161,15 @@ def test_update_mode_rewrites_only_the_output_in_the_pages_style(page: Path) -> 
     assert rendered_output('{\n  "a": 1\n}', '{"a": [1, 2], "b": "%s"}' % ("x" * 90)) == [
         "{", '  "a": [1, 2],', f'  "b": "{"x" * 90}"', "}"]
     assert rendered_output('{"a": 1}', '{"a": 2}') == ['{"a": 2}']
+
+
+def test_update_mode_gives_a_python_block_its_output(tmp_path: Path) -> None:
+    path = tmp_path / "page.md"
+    path.write_text("Text.\n\n```python\nprint(3)\n```\n\nMore text.\n")
+    block = collect_blocks(path)[0]
+
+    add_output_block(block, ["3"])
+
+    assert path.read_text() == ("Text.\n\n```python\nprint(3)\n```\n<!-- docs: output -->\n"
+                                "```text\n3\n```\n\nMore text.\n")
+    assert collect_blocks(path)[0].output is not None
