@@ -3,6 +3,7 @@ files exist, and the settings they quote are the configuration's."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shlex
@@ -143,7 +144,41 @@ def test_the_pages_ports_are_the_tools_defaults() -> None:
     assert callback_receiver.LOCAL_PORT == RECEIVER_PORT
 
 
+def test_benchmark_table_quotes_the_benchmarks_goals() -> None:
+    goals = _bench_goals(PROJECT_DIR / "bench" / "run.py")
+    wrong = []
+    text = (PROJECT_DIR / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for name, value, goal, met in re.findall(
+            r"^\|\s*`(\w+)`\s*\|\s*([\d.]+)\s*\|[^|]*\|\s*([^|]+?)\s*\|\s*(\S+)\s*\|\s*$",
+            text, flags=re.M):
+        shown = re.sub(r"\s*\(.*\)$", "", goal).replace("≤", "<=").replace("≥", ">=")
+        if name in goals and shown != goals[name]:
+            wrong.append(f"{name}: the page says {goal}, bench/run.py {goals[name]}")
+        operator, _, bound = shown.partition(" ")
+        if operator in ("<=", ">=") and bound:
+            holds = float(value) <= float(bound) if operator == "<=" else (
+                float(value) >= float(bound))
+            if met != ("yes" if holds else "no"):
+                wrong.append(f"{name}: {value} {shown} is {holds}, the page says {met}")
+    assert not wrong, "\n".join(wrong)
+
+
 # -- helpers ---------------------------------------------------------------------
+
+def _bench_goals(source: Path) -> dict[str, str]:
+    """Each benchmark row's goal, where bench/run.py writes name and goal literally."""
+    goals = {}
+    for node in ast.walk(ast.parse(source.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        literals = [arg.value for arg in node.args
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+        names = [text for text in literals if re.fullmatch(r"[a-z0-9]+(?:_[a-z0-9]+)+", text)]
+        targets = [text for text in literals if re.fullmatch(r"(?:<=|>=) [\d.]+|report", text)]
+        if len(names) == 1 and len(targets) == 1:
+            goals[names[0]] = targets[0]
+    return goals
+
 
 # `NAME` (16), `NAME` (4.4 MB), `NAME` is 900 s, `NAME=3`: a setting and its value.
 _QUOTED_SETTING = re.compile(
