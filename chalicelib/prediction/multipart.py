@@ -2,7 +2,7 @@
 
 The parsing is python-multipart's (the parser Starlette and FastAPI use).  On
 a 16-image 4.2 MB body it measured about twice as fast as requests-toolbelt's
-MultipartDecoder and the `multipart` package (see BENCHMARKS.md), and
+MultipartDecoder and the `multipart` package (see docs/benchmarks.md), and
 unlike MultipartDecoder it refuses malformed part headers.  Two things it
 leaves to its caller are done here: skipping a preamble (RFC 2046 allows one
 before the first boundary) and noticing a missing final boundary.
