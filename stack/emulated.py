@@ -149,3 +149,16 @@ _APPLIERS: dict[str, Callable[[Any, str, Mapping[str, Any]], list[str]]] = {
     "AWS::DynamoDB::Table": _complete_table,
     "AWS::SQS::QueuePolicy": _complete_queue_policy,
 }
+
+
+# Alarms and the dashboard watch AWS's own metrics: the emulator has none to
+# watch, and moto's CloudFormation implements neither (it warns on every start).
+MONITORING_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard")
+
+
+def without_monitoring(template: Mapping[str, Any]) -> dict[str, Any]:
+    """``template`` less its alarms and dashboard, for the emulator's stack."""
+    resources = {logical_id: resource
+                 for logical_id, resource in template["Resources"].items()
+                 if resource["Type"] not in MONITORING_TYPES}
+    return {**template, "Resources": resources}

@@ -38,6 +38,10 @@ def provision_stage(session: Any, stage: str, environment: Mapping[str, str],
     """
     template = load_template(project_dir)
     parameters = stack_parameters(template, environment)
+    if emulated:
+        from stack.emulated import without_monitoring
+
+        template = without_monitoring(template)
     ssm = session.client("ssm")
     for parameter in secure_parameters(template, parameters):
         ensure_secret_parameter(ssm, parameter)

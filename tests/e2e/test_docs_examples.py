@@ -144,7 +144,7 @@ def _check_transcript(block: Block, ports: dict[int, int], state: Path) -> None:
     script = (f"[ -f {state} ] && . {state} 2>/dev/null\n"
               + translate(shell_script(commands, marker), ports)
               + (f"declare -p {names} > {state} 2>/dev/null\n" if names else ""))
-    printed = _run(["bash", "-c", script], block).stdout
+    printed = _run(["bash", "-c", script], block, ports).stdout
     outputs = split_outputs(_back(printed, ports), marker, len(commands))
     failures = []
     for command, output in zip(commands, outputs, strict=True):
@@ -160,7 +160,8 @@ def _check_transcript(block: Block, ports: dict[int, int], state: Path) -> None:
 
 
 def _check_python(block: Block, ports: dict[int, int]) -> None:
-    result = _run([sys.executable, "-c", translate("\n".join(block.lines), ports)], block)
+    result = _run([sys.executable, "-c", translate("\n".join(block.lines), ports)], block,
+                  ports)
     printed = _back(result.stdout, ports)
     shown = "\n".join(block.output.lines) if block.output else ""
     diff = difference(shown, printed)
@@ -177,9 +178,13 @@ def _check_python(block: Block, ports: dict[int, int]) -> None:
         f"after it, preceded by <!-- docs: output -->):\n{printed}")
 
 
-def _run(argv: list[str], block: Block) -> subprocess.CompletedProcess[str]:
+def _run(argv: list[str], block: Block, ports: dict[int, int]
+         ) -> subprocess.CompletedProcess[str]:
+    # make's targets and the dev stage's settings find the emulator through
+    # AWS_PORT (5050 beside `make run`); here it is the suite's emulator.
+    environment = {**_user_environment(), "AWS_PORT": str(ports[EMULATOR_PORT])}
     try:
-        return subprocess.run(argv, cwd=PROJECT_DIR, env=_user_environment(),
+        return subprocess.run(argv, cwd=PROJECT_DIR, env=environment,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=BLOCK_TIMEOUT)
     except subprocess.TimeoutExpired as timeout:

@@ -176,7 +176,12 @@ _VOLATILE = (
     (re.compile(r"\b[0-9a-f]{64}\b"), "<hex64>"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<hex32>"),  # versions (ETag), request ids
     (re.compile(r"[A-Za-z0-9+/]{60,}={0,2}"), "<base64>"),
+    (re.compile(r"\b1[6-9]\d{11}\b"), "<epoch-ms>"),
     (re.compile(r"\b1[6-9]\d{8}\b"), "<epoch>"),
+    # The app's own log lines (chalicelib.observability): times and whether
+    # the container was cold depend on the run.
+    (re.compile(r'"(latency_ms|Latency|[a-z_]+_ms)":\s*[0-9.]+'), r'"\1":<ms>'),
+    (re.compile(r'"cold_start":\s*(?:true|false)'), '"cold_start":<flag>'),
     (re.compile(r"\b\d+(?:\.\d+)? ?ms\b"), "<ms>"),
     (re.compile(r"\bPython/\d+\.\d+\.\d+"), "Python/<version>"),
 )
