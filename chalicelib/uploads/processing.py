@@ -161,12 +161,19 @@ class Processor:
         """How long one callback may take (the dead-letter handler's part)."""
         return self._callback.worst_case_seconds
 
-    def process(self, created: ObjectCreated) -> str:
-        """Handle one created object; returns what happened. Raises Unavailable."""
+    def _blob_of(self, created: ObjectCreated, what: str) -> str | None:
+        """The blob an event is about, or None (logged) when it is no upload of this stage."""
         blob_id = blob_id_from_key(created.key)
         if created.bucket != self._storage.bucket or blob_id is None:
-            LOG.warning("dropped an event for %s/%s: not an upload of this stage",
-                        created.bucket, created.key)
+            LOG.warning("dropped %s for %s/%s: not an upload of this stage",
+                        what, created.bucket, created.key)
+            return None
+        return blob_id
+
+    def process(self, created: ObjectCreated) -> str:
+        """Handle one created object; returns what happened. Raises Unavailable."""
+        blob_id = self._blob_of(created, "an event")
+        if blob_id is None:
             return "dropped"
         record = self._records.get(blob_id)
         if record is None:
@@ -196,10 +203,8 @@ class Processor:
     def give_up(self, created: ObjectCreated) -> str:
         """Handle an event from the dead-letter queue: fail the blob if it is still
         pending, and send its callback. Raises Unavailable."""
-        blob_id = blob_id_from_key(created.key)
-        if created.bucket != self._storage.bucket or blob_id is None:
-            LOG.warning("dropped a dead letter for %s/%s: not an upload of this stage",
-                        created.bucket, created.key)
+        blob_id = self._blob_of(created, "a dead letter")
+        if blob_id is None:
             return "dropped"
         record = self._records.get(blob_id)
         if record is None:

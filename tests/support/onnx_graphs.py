@@ -131,3 +131,18 @@ def constant_triplet_detector(boxes: np.ndarray, scores: np.ndarray, labels: np.
          helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", count]),
          helper.make_tensor_value_info("labels", TensorProto.INT64, ["N", count])],
         initializers)
+
+
+class CountingSession:
+    """A real session that remembers the batch size of every run."""
+
+    def __init__(self, session):
+        self._session = session
+        self.batches = []
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+    def run(self, names, feeds):
+        self.batches.extend(len(value) for value in feeds.values())
+        return self._session.run(names, feeds)

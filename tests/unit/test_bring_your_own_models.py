@@ -18,6 +18,7 @@ from chalicelib.prediction.models import (
     load_manifest,
 )
 from tests.support import onnx_graphs
+from tests.support.onnx_graphs import CountingSession
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 COLOURS = ["red", "green", "blue"]
@@ -36,21 +37,6 @@ def classifier_manifest(**extra):
     return {"task": "classification", "size": [6, 4], "scale": 1 / 255,
             "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "output": "logits",
             "labels": COLOURS, **extra}
-
-
-class CountingSession:
-    """A real session that remembers the batch size of every run."""
-
-    def __init__(self, session):
-        self._session = session
-        self.batches = []
-
-    def __getattr__(self, name):
-        return getattr(self._session, name)
-
-    def run(self, names, feeds):
-        self.batches.extend(len(value) for value in feeds.values())
-        return self._session.run(names, feeds)
 
 
 @pytest.mark.parametrize("output_type", ["float32", "float16", "float64"])

@@ -23,6 +23,7 @@ from chalicelib.prediction.models import (
     load_manifest,
 )
 from tests.support import onnx_graphs
+from tests.support.onnx_graphs import CountingSession
 
 COLOURS = ["red", "green", "blue"]
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
@@ -41,21 +42,6 @@ def plain(colour, size=(30, 20)):
 def softmax(values):
     exps = np.exp(np.asarray(values, dtype=np.float64) - max(values))
     return exps / exps.sum()
-
-
-class CountingSession:
-    """A real session that remembers the batch size of every run."""
-
-    def __init__(self, session):
-        self._session = session
-        self.batches = []
-
-    def __getattr__(self, name):
-        return getattr(self._session, name)
-
-    def run(self, names, feeds):
-        self.batches.extend(len(value) for value in feeds.values())
-        return self._session.run(names, feeds)
 
 
 def counted(kind, manifest_path):
