@@ -310,7 +310,9 @@ def _read_capped(response: Any, max_bytes: int, watchdog: _Watchdog, url: str) -
     import urllib3
 
     declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    # A hostile server's header: str.isdigit alone admits '²', which int() refuses.
+    if (declared and declared.isascii() and declared.isdigit() and len(declared) <= 15
+            and int(declared) > max_bytes):
         watchdog.check()
         raise FetchFailed(f"{url} is {declared} bytes, more than {max_bytes}", url=url,
                           limit=max_bytes)

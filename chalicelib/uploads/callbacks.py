@@ -63,7 +63,9 @@ def sign(secret: bytes, timestamp: int, body: bytes) -> str:
 def verify(secret: bytes, timestamp: str, signature: str, body: bytes, now: float,
            window: int = REPLAY_WINDOW_SECONDS) -> bool:
     """Whether the headers sign ``body`` under ``secret`` within ``window`` seconds."""
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > window:
+    # str.isdigit alone admits '²' and other digits int() refuses.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12) or abs(
+            now - int(timestamp)) > window:
         return False
     return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
 

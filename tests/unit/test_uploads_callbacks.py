@@ -24,6 +24,12 @@ def test_verify_accepts_a_fresh_signature_and_refuses_tampering_and_replays():
     assert not callbacks.verify(SECRET, "soon", signature, BODY, 1_700_000_010)
 
 
+def test_verify_refuses_timestamps_that_are_digits_only_to_unicode():
+    signature = callbacks.sign(SECRET, 2, BODY)
+    for timestamp in ("\u00b2", "\u0661\u0667\u0660\u0660", "\uff11\uff17", "9" * 5000):
+        assert not callbacks.verify(SECRET, timestamp, signature, BODY, 1_700_000_010)
+
+
 def test_body_carries_labels_when_done_and_the_error_when_failed():
     done = {"id": "b1", "status": "done", "labels": [{"label": "cat", "score": 0.9}]}
     failed = {"id": "b2", "status": "failed", "error": "the upload is empty"}
