@@ -195,6 +195,7 @@ def predict16_vs_model_floor(repeat: int) -> Row:
     from app import app
     from chalicelib import wiring
     from chalicelib.prediction.images import decode_image
+    from chalicelib.prediction.preprocessing import to_tensor
     from tests.support.events import api_event
 
     photos = _real_photos(16)
@@ -205,7 +206,7 @@ def predict16_vs_model_floor(repeat: int) -> Row:
     classifier = wiring.get_classifier()
     # The floor: the same 16 images already decoded, resized and normalised,
     # one batch through the very session /predict uses.
-    batch = np.stack([classifier._tensor(decode_image(data, 16_000_000))[0]
+    batch = np.stack([to_tensor(decode_image(data, 16_000_000), classifier.input_format)[0]
                       for _, data in photos])
 
     def floor() -> Any:
@@ -221,7 +222,6 @@ def predict16_vs_model_floor(repeat: int) -> Row:
 
 def _phone_photos(limit_bytes: int) -> list[tuple[str, bytes]]:
     """Real photos enlarged to 3000x2000 JPEGs (a phone's size), as many as fit in one form."""
-    import io
 
     from PIL import Image
 
@@ -241,7 +241,6 @@ def _phone_photos(limit_bytes: int) -> list[tuple[str, bytes]]:
 def predict_vs_seed_loop(repeat: int) -> Row:
     """The seed's per-image loop on phone-size JPEGs ÷ /predict on the same form."""
     import base64
-    import io
 
     from PIL import Image
     from requests_toolbelt.multipart.decoder import MultipartDecoder
@@ -288,11 +287,12 @@ def detect4_vs_model_floor(repeat: int) -> Row:
     normalising, box decoding, NMS and JSON.
     """
     import numpy as np
-    from PIL import Image
     from requests_toolbelt import MultipartEncoder
 
     from app import app
     from chalicelib import wiring
+    from chalicelib.prediction.images import decode_image
+    from chalicelib.prediction.preprocessing import to_tensor
     from tests.support.events import api_event
 
     photos = [(ROOT / "models" / "photos" / name).read_bytes() for name in DETECT_PHOTOS]
@@ -305,14 +305,11 @@ def detect4_vs_model_floor(repeat: int) -> Row:
     ours = OURS.load()
     detector = wiring.get_detector()
     manifest = detector.manifest
-    width, height = manifest.size
-    scale = np.float32(manifest.scale)
-    mean, std = (np.asarray(values, dtype=np.float32) for values in (manifest.mean,
-                                                                      manifest.std))
-    batch = np.stack([((np.asarray(Image.open(io.BytesIO(data)).convert("RGB").resize(
-        (width, height), Image.Resampling.BILINEAR), dtype=np.float32) * scale - mean) / std
-    ).transpose(2, 0, 1) for data in photos])
-    names = list(manifest.outputs or detector.output_names[:1])
+    # The floor: the same images already decoded, resized and normalised as
+    # the app does, one batch through the very session /object_detection uses.
+    batch = np.stack([to_tensor(decode_image(data, 16_000_000), detector.input_format)[0]
+                      for data in photos])
+    names = detector.output_names
 
     def floor() -> Any:
         return detector.session.run(names, {detector.input_name: batch})

@@ -111,7 +111,7 @@ def test_a_prediction_records_images_model_and_timings(stack):
     assert_request_basics(record, "POST", 200)
     assert (record["images"], record["failed_images"]) == (3, 1)
     assert record["image_errors"] == response.json()[2]["error"]["code"] == "ImageRejected"
-    assert record["model"] == "digits-classifier.onnx"
+    assert record["model"] == "classifier.onnx"
     assert "model_version" in record  # the ONNX file's, null when it sets none
     assert min(record["decode_ms"], record["preprocess_ms"], record["model_ms"]) > 0
     assert {"ImagesPerRequest", "FailedImages", "ModelTimePerImage"} <= metric_names(record)
@@ -124,7 +124,7 @@ def test_an_object_detection_records_its_model(stack):
     assert response.status_code == 200
     record = request_record(stack, "/object_detection", "POST")
     assert_request_basics(record, "POST", 200)
-    assert record["model"] == "shapes-detector.onnx" and record["images"] == 1
+    assert record["model"] == "detector.onnx" and record["images"] == 1
 
 
 def upload_with_callback(stack):
@@ -147,7 +147,7 @@ def test_an_upload_message_records_blob_labelling_and_callback(stack):
     assert record["outcome"] == "done" and record["stage"] == "dev"
     assert record["message_id"] and record["function_request_id"]
     assert record["labeller"] == "ClassifierLabeller"
-    assert record["model"] == "digits-classifier.onnx"
+    assert record["model"] == "classifier.onnx"
     assert record["time_to_label_ms"] > 0
     assert (record["callback"], record["callback_attempts"]) == ("delivered", 1)
     assert record["callback_ms"] > 0

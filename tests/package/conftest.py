@@ -104,18 +104,17 @@ def aws_environment(endpoint_url: str) -> dict[str, str]:
             "AWS_ENDPOINT_URL": endpoint_url}
 
 
-# What `make models` leaves in models/: manifests named after their task,
-# each beside its .onnx file (here the small shipped models stand in).
-DEFAULT_MODELS = PROJECT_DIR / "chalicelib" / "prediction" / "default_models"
-MODELS = {"classifier.json": "digits-classifier", "detector.json": "shapes-detector"}
+# What `make models` leaves in models/ (make test builds it first): manifests
+# named after their task, each beside its .onnx file.
+BUILT_MODELS = PROJECT_DIR / "models"
+MODEL_FILES = ("classifier.json", "classifier.onnx", "detector.json", "detector.onnx")
 
 
 def stand_in_models(models: Path) -> Path:
-    """A models/ folder as `make models` leaves it, with the small shipped models."""
+    """A models/ folder as `make models` leaves it (its models, one stray photo)."""
     models.mkdir(exist_ok=True)
-    for manifest, stem in MODELS.items():
-        shutil.copy2(DEFAULT_MODELS / f"{stem}.json", models / manifest)
-        shutil.copy2(DEFAULT_MODELS / f"{stem}.onnx", models / f"{stem}.onnx")
+    for name in MODEL_FILES:
+        shutil.copy2(BUILT_MODELS / name, models / name)
     (models / "photos").mkdir(exist_ok=True)
     (models / "photos" / "not-a-model.jpg").write_bytes(b"\xff\xd8")
     return models

@@ -36,8 +36,8 @@ def test_the_stages_models_are_uploaded_and_recorded(deployed, project_dir, emul
     bucket = environment["MODEL_BUCKET"]
     keys = sorted(item["Key"] for item in client(emulator, "s3").list_objects_v2(
         Bucket=bucket)["Contents"])
-    assert keys == ["classifier.json", "detector.json", "digits-classifier.onnx",
-                    "shapes-detector.onnx"]
+    assert keys == ["classifier.json", "classifier.onnx", "detector.json",
+                    "detector.onnx"]
     assert (environment["CLASSIFIER_MODEL"], environment["DETECTOR_MODEL"]) == (
         f"s3://{bucket}/classifier.json", f"s3://{bucket}/detector.json")
 

@@ -124,8 +124,8 @@ def test_after_the_packaged_stack_the_models_are_uploaded_to_its_bucket(
     assert result.stdout.splitlines() == [f"CLASSIFIER_MODEL=s3://{bucket}/classifier.json",
                                           f"DETECTOR_MODEL=s3://{bucket}/detector.json"]
     keys = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"])
-    assert keys == ["classifier.json", "detector.json", "digits-classifier.onnx",
-                    "shapes-detector.onnx"]
+    assert keys == ["classifier.json", "classifier.onnx", "detector.json",
+                    "detector.onnx"]
 
 
 def test_moto_skips_exactly_what_stack_emulated_applies(emulator, stage_environment):

@@ -104,15 +104,12 @@ def _publish_default_models(environment: dict[str, str], endpoint_url: str) -> N
     """The prod models live in the stage's model bucket, as the deploy leaves them."""
     import boto3
 
+    from stack.model_upload import upload_models
+
     s3 = boto3.client("s3", endpoint_url=endpoint_url)
-    for variable in ("CLASSIFIER_MODEL", "DETECTOR_MODEL"):
-        bucket, _, key = environment[variable].removeprefix("s3://").partition("/")
-        if bucket not in {entry["Name"] for entry in s3.list_buckets()["Buckets"]}:
-            s3.create_bucket(Bucket=bucket)
-        manifest = MODELS_DIR / Path(key).name
-        model = json.loads(manifest.read_text())["model"]
-        s3.upload_file(str(manifest), bucket, key)
-        s3.upload_file(str(MODELS_DIR / model), bucket, str(Path(key).with_name(model)))
+    variables = upload_models(s3, environment["MODEL_BUCKET"], MODELS_DIR)
+    assert variables == {name: environment[name]
+                         for name in ("CLASSIFIER_MODEL", "DETECTOR_MODEL")}
 
 
 @pytest.fixture(scope="module")
@@ -168,12 +165,10 @@ def test_the_zips_hold_no_bytecode_tests_or_models(lambda_package):
                  or re.search(r"(^|/)test_[^/]*\.py$", name)
                  or name.startswith(("models/", "tests/"))]
     assert offenders == []
-    # models/ goes to the model bucket; only the small default models and
-    # onnxruntime's own example ship.
+    # models/ goes to the model bucket; only onnxruntime's own example ships.
     site_packages = lambda_package.site_packages.relative_to(lambda_package.opt_root)
     models = [name for name in names if name.endswith(".onnx")]
-    assert all(name.startswith(("chalicelib/prediction/default_models/",
-                                f"{site_packages.as_posix()}/onnxruntime/datasets/"))
+    assert all(name.startswith(f"{site_packages.as_posix()}/onnxruntime/datasets/")
                for name in models), models
 
 
