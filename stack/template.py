@@ -50,7 +50,7 @@ def stack_parameters(template: Mapping[str, Any], environment: Mapping[str, str]
                      ) -> dict[str, str]:
     """Each parameter's value for the stage whose environment is given.
 
-    Parameters not listed in StageEnvironment keep their template Default.
+    Parameters not listed in StageEnvironment take their template Default.
     Raises ConfigurationError naming the variable a parameter needs.
     """
     sources = stage_variables(template)
@@ -58,7 +58,9 @@ def stack_parameters(template: Mapping[str, Any], environment: Mapping[str, str]
     for name, declaration in template.get("Parameters", {}).items():
         if name in sources:
             values[name] = stage_value(environment, sources[name])
-        elif "Default" not in declaration:
+        elif "Default" in declaration:
+            values[name] = str(declaration["Default"])
+        else:
             raise ConfigurationError(
                 f"{TEMPLATE_FILE}: parameter {name} has no Default and no stage variable "
                 "in Metadata.StageEnvironment")

@@ -72,8 +72,12 @@ def sibling(model_uri: str, name: str) -> str:
 
 
 def model_cache_dir() -> Path:
-    """Where S3 models are kept for the container's life (``/tmp/models`` on Lambda)."""
-    return Path(tempfile.gettempdir()) / "models"
+    """Where S3 models are kept for the container's life (``/tmp/model-cache`` on Lambda).
+
+    Not ``/tmp/models``: an older layout kept files there that would stand in
+    the way of this one's folders on a reused machine.
+    """
+    return Path(tempfile.gettempdir()) / "model-cache"
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

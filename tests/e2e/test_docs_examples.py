@@ -204,8 +204,11 @@ def _require_inputs(block: Block) -> None:
 
 def _user_environment() -> dict[str, str]:
     """A shell as a user has it beside `make run`: no AWS variables of the suite."""
+    # Nor make's own variables: under `make test`, a page's `make ...` would
+    # run as a sub-make and print "Entering directory" lines a reader never sees.
     environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith(("AWS_", "DOCS_", "PYTEST_"))}
+                   if not key.startswith(("AWS_", "DOCS_", "PYTEST_"))
+                   and key not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
     environment["LC_ALL"] = "C.UTF-8"
     return environment
 

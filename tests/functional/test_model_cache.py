@@ -87,7 +87,7 @@ def test_a_model_is_cached_under_its_etag_and_reused(s3, bucket, tmp_path, conta
     again = load_classifier(uri, lambda: counting)
 
     assert top_label(first) == top_label(again) == "red"
-    assert (container_tmp / "models" / bucket / "models/v1/colours.onnx" / etag
+    assert (container_tmp / "model-cache" / bucket / "models/v1/colours.onnx" / etag
             / "colours.onnx").is_file()
     assert counting.downloads == ["models/v1/colours.json", "models/v1/colours.onnx"]
 
@@ -103,7 +103,7 @@ def test_a_replaced_model_is_fetched_again_on_the_next_cold_start(s3, bucket, tm
     replaced = load_classifier(uri, lambda: s3)
 
     assert top_label(replaced) == "rouge"
-    cached = container_tmp / "models" / bucket / "live/colours.json"
+    cached = container_tmp / "model-cache" / bucket / "live/colours.json"
     assert len(list(cached.iterdir())) == 1  # the old version left /tmp
 
 
@@ -113,7 +113,7 @@ def test_a_versioned_bucket_caches_by_version_id(s3, bucket, tmp_path, container
     version = s3.head_object(Bucket=bucket, Key="colours.onnx")["VersionId"]
 
     assert top_label(load_classifier(f"s3://{bucket}/colours.json", lambda: s3)) == "red"
-    assert (container_tmp / "models" / bucket / "colours.onnx" / version
+    assert (container_tmp / "model-cache" / bucket / "colours.onnx" / version
             / "colours.onnx").is_file()
 
 

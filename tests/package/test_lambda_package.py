@@ -92,9 +92,12 @@ print(json.dumps(outcome))
 @pytest.fixture(scope="module")
 def prod_environment(emulator) -> dict[str, str]:
     """The prod stage's environment, its resources provisioned in the emulator."""
-    from stack.run import local_environment, provision_local
+    from stack.run import MODEL_VARIABLES, local_environment, provision_local
 
-    environment = {**stage_environment("prod"), **local_environment(emulator.endpoint_url)}
+    # The prod stage's own models (in its bucket), whatever this session's shell names.
+    local = {name: value for name, value in local_environment(emulator.endpoint_url).items()
+             if name not in MODEL_VARIABLES}
+    environment = {**stage_environment("prod"), **local}
     provision_local(environment)
     _publish_default_models(environment, emulator.endpoint_url)
     return environment
@@ -136,7 +139,9 @@ def run_in_package(package, events, environment, probe="routes", extra=None,
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, timeout=120)
     assert result.returncode == 0, result.stderr
     # The app's log lines (stdout is Lambda's log) come before the harness's answer.
-    return json.loads(result.stdout.splitlines()[-1])
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    outcome["log"] = result.stdout
+    return outcome
 
 
 def test_each_zip_fits_chalice_deploy_and_the_whole_fits_lambda(lambda_package):
@@ -214,7 +219,7 @@ def test_unpacked_package_serves_the_route_through_the_lambda_entry_point(
         entry.startswith(sys.base_prefix) and "site-packages" not in entry)]
     assert outside == []  # only the package and the standard library
     response = outcome["responses"][0]
-    assert response["status"] == status, response["body"]
+    assert response["status"] == status, (response["body"], outcome["log"][-3000:])
     answer = json.loads(response["body"])
     assert (answer[0] if isinstance(answer, list) else answer).items() >= expected.items()
 

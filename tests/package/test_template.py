@@ -98,7 +98,9 @@ def test_the_stack_holds_bucket_queue_dlq_tables_and_their_wiring(template):
                 for name, parameter in template["Parameters"].items()}
     assert {name: defaults[name] for name in ("BlobsBucketName", "BlobsTableName",
                                               "BlobsQueueName", "BlobsDeadLetterQueueName",
-                                              "UsersTableName", "BlobsVisibilityTimeout")} == {
+                                              "UsersTableName", "BlobsVisibilityTimeout",
+                                              "AppStage", "MetricsNamespace",
+                                              "AlarmTopicArn")} == {
         "BlobsBucketName": PROD["BLOBS_BUCKET"], "BlobsTableName": PROD["BLOBS_TABLE"],
         "BlobsQueueName": PROD["BLOBS_QUEUE"], "BlobsDeadLetterQueueName": PROD["BLOBS_DLQ"],
         "UsersTableName": json.loads(PROD["RESOURCES"])["users"]["table"],
@@ -164,8 +166,15 @@ def test_the_alarms_watch_the_apps_metrics_the_functions_and_the_queues(probe_te
         assert metric_name in {metric["MetricName"] for metric in alarm_metrics(resources[name])}
     functions = {json.dumps(metric["Dimensions"]) for metric in alarm_metrics(
         resources["LambdaErrorsAlarm"])}
-    assert functions == {json.dumps([{"Name": "FunctionName", "Value": {"Ref": name}}])
-                         for name in ("APIHandler", "HandleBlobEvent")}
+    # Named as `chalice deploy` names them; the packaged functions take the same names.
+    stage = probe_template["Parameters"]["AppStage"]["Default"]
+    names = {"APIHandler": "chalice-reference-api-${AppStage}",
+             "HandleBlobEvent": "chalice-reference-api-${AppStage}-handle_blob_event"}
+    assert functions == {json.dumps([{"Name": "FunctionName", "Value": {"Fn::Sub": name}}])
+                         for name in names.values()}
+    for logical_id, name in names.items():
+        assert resources[logical_id]["Properties"]["FunctionName"] == name.replace(
+            "${AppStage}", stage)
     [latency] = alarm_metrics(resources["PredictLatencyP99Alarm"])
     assert {"Name": "route", "Value": "/predict"} in latency["Dimensions"]
     assert resources["PredictLatencyP99Alarm"]["Properties"]["ExtendedStatistic"] == "p99"

@@ -39,6 +39,10 @@ def declared(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict
     facts: dict[str, Any] = {}
     for logical_id, resource in resources.items():
         kind = resource["Type"]
+        # Alarms and the dashboard: checked by tests/package/test_template.py and
+        # cfn-lint; the emulator has no CloudWatch to build them in.
+        if kind.startswith("AWS::CloudWatch::"):
+            continue
         properties = resolve(resource.get("Properties", {}), ref, get_att)
         if kind == "AWS::S3::Bucket":
             facts[logical_id] = _declared_bucket(properties)
