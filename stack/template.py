@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def format_parameters(parameters: Mapping[str, str]) -> str:
-    """One ``Name = value`` line per parameter, for people."""
+    """One ``Name = value`` line per parameter, for people (an empty value shows as ``""``)."""
     width = max(map(len, parameters), default=0)
-    return "\n".join(f"  {name:<{width}} = {value}" for name, value in parameters.items())
+    shown = {name: value if value else '""' for name, value in parameters.items()}
+    return "\n".join(f"  {name:<{width}} = {value}" for name, value in shown.items())
