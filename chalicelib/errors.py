@@ -19,6 +19,11 @@ class DomainError(Exception):
         self.message = message
         self.details = details
 
+    @property
+    def code(self) -> str:
+        """The ``code`` callers see: the class's name, unless the class sets CODE."""
+        return getattr(type(self), "CODE", type(self).__name__)
+
 
 class InvalidInput(DomainError):
     """The caller's input cannot be used as given."""

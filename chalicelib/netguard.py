@@ -41,6 +41,13 @@ class FetchFailed(InvalidInput):
     """The URL was allowed but did not give a usable answer."""
 
 
+class HostUnresolved(UrlRefused):
+    """The host has no address now, though a name may resolve later: callers
+    see it as UrlRefused, and a callback keeps it for the time of sending."""
+
+    CODE = "UrlRefused"
+
+
 @dataclass(frozen=True)
 class Target:
     url: str
@@ -64,7 +71,7 @@ def resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError):
-        raise UrlRefused(f"the host {host!r} does not resolve", host=host) from None
+        raise HostUnresolved(f"the host {host!r} does not resolve", host=host) from None
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
@@ -118,7 +125,7 @@ def check_url(url: str, allow_loopback: bool = False, resolver: Resolver = resol
     port = port or (443 if parts.scheme == "https" else 80)
     addresses = _resolve_by(resolver, host, port, deadline, url)
     if not addresses:
-        raise UrlRefused(f"the host {host!r} does not resolve", url=url)
+        raise HostUnresolved(f"the host {host!r} does not resolve", url=url)
     for address in addresses:
         reason = refusal_reason(address, allow_loopback)
         if reason:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalice import Chalice, ChaliceViewError, CORSConfig, Response
@@ -52,7 +52,7 @@ def to_response(error: errors.DomainError) -> Response:
     if status == 500:
         raise error  # a DomainError without a row in HTTP_STATUS is a programming error
     headers = {"Retry-After": str(errors.RETRY_AFTER_SECONDS)} if status == 503 else {}
-    return error_response(status, type(error).__name__, error.message, headers,
+    return error_response(status, error.code, error.message, headers,
                           **error.details)
 
 
@@ -93,7 +93,8 @@ def _answering_errors(app: Chalice, view: Callable[..., Any]) -> Callable[..., A
     return wrapper
 
 
-def _in_our_error_shape(event: Any, get_response: Callable[[Any], Response]) -> Response:
+def _in_our_error_shape(event: Any, get_response: Callable[[Any], Response],
+                        routes: Mapping[str, Mapping[str, Any]]) -> Response:
     response = get_response(event)
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and set(body) == {
@@ -103,9 +104,23 @@ def _in_our_error_shape(event: Any, get_response: Callable[[Any], Response]) -> 
             context = getattr(event, "lambda_context", None)
             response.body = error_body("InternalError", INTERNAL_ERROR_MESSAGE,
                                        request_id=getattr(context, "aws_request_id", None))
+        elif response.status_code == 415:
+            response.body = _unsupported_type(body["Message"], event, routes)
         else:
             response.body = error_body(code, body["Message"])
     return response
+
+
+def _unsupported_type(message: str, event: Any, routes: Mapping[str, Mapping[str, Any]]
+                      ) -> dict[str, Any]:
+    """Chalice's 415, naming the types the route takes."""
+    path = (getattr(event, "context", None) or {}).get("resourcePath")
+    entry = routes.get(path, {}).get(getattr(event, "method", ""))
+    accepted = list(entry.content_types) if entry is not None else []
+    if not accepted:
+        return error_body("UnsupportedMediaType", message)
+    return error_body("UnsupportedMediaType", f"{message}; send {' or '.join(accepted)}",
+                      accepted=accepted)
 
 
 class Api(Chalice):
@@ -113,7 +128,9 @@ class Api(Chalice):
 
     def __init__(self, app_name: str, **kwargs: Any) -> None:
         super().__init__(app_name, **kwargs)
-        self.register_middleware(_in_our_error_shape, "http")
+        self.register_middleware(
+            lambda event, get_response: _in_our_error_shape(event, get_response, self.routes),
+            "http")
 
     # Both app.route and Blueprint routes are registered through this method,
     # so wrapping here covers every view however it was declared.

@@ -25,6 +25,7 @@ entry, or an entry's request content types differ from the route's.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chalicelib.contract.schemas import (
@@ -40,6 +41,7 @@ from chalicelib.contract.schemas import (
     response_header,
 )
 from chalicelib.params import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
+from chalicelib.uploads.blobs import IMAGE_TYPES as UPLOAD_TYPES
 
 # Every listing pages the same way (chalicelib.params).
 PAGE_PARAMETERS = [
@@ -91,21 +93,40 @@ RAW_IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png", "image/webp", "image/
 PREDICTION_FORM: Schema = {
     "schema": {
         "type": "object",
-        "description": "Any number of `image` file parts and `url` text parts, in any "
-                       "order; the answer has one entry per part, in the same order.",
+        "description": "At least one part: `image` file parts and `url` text parts, "
+                       "in any order; the answer has one entry per part, in the same "
+                       "order.",
         "properties": {
-            "image": {"type": "array", "items": {"type": "string",
-                                                 "contentMediaType": "image/*"}},
-            "url": {"type": "array", "items": {"type": "string", "format": "uri"}},
+            # A form's parts are bytes and text, with no JSON type: any bytes
+            # are an image part (one that is not a readable image is reported
+            # in its entry), any text a url part (one that is no usable
+            # http(s) URL likewise), never an error of the whole request.
+            "image": {"description": "one or more file parts, each an image",
+                      "minItems": 1, "items": {"contentMediaType": "image/*"}},
+            "url": {"description": "one or more text parts, each an http(s) URL",
+                    "minItems": 1, "examples": [["https://example.com/dog.jpg"]]},
         },
+        "minProperties": 1,
+        "additionalProperties": False,
     },
     "encoding": {"image": {"contentType": "image/*, application/octet-stream"},
                  "url": {"contentType": "text/plain"}},
 }
 
 
+def _any_case(choices: list[str]) -> str:
+    """A pattern matching exactly one of ``choices``, letters in any case (media
+    types are case-insensitive; JSON Schema's patterns have no flag for it)."""
+    def letters(text: str) -> str:
+        return "".join(f"[{char.lower()}{char.upper()}]" if char.isalpha()
+                       else re.escape(char) for char in text)
+    return "^(" + "|".join(map(letters, choices)) + ")$"
+
+
 def _raw_image(media_type: str) -> Schema:
-    return {"type": "string", "contentMediaType": media_type,
+    # Any bytes (OpenAPI 3.1's binary body): an unreadable image is reported
+    # in its entry, as for a form's part.
+    return {"contentMediaType": media_type,
             "description": "one image as the whole body"}
 
 
@@ -244,12 +265,6 @@ RESOURCE = {"resource": ("a resource configured for this stage (e.g. mocks, user
 RESOURCE_ITEM = {**RESOURCE, "item_id": ("the item's id", {"type": "string"})}
 
 
-def _json_request(schema: Schema) -> dict[str, Schema]:
-    # Like POST /stats, these views read JSON whichever of these types is sent.
-    return {"application/json": schema,
-            "text/plain": {"type": "string", "description": "the same JSON as text"},
-            "application/x-www-form-urlencoded": {
-                "type": "string", "description": "the same JSON, as curl -d sends it"}}
 FIELDS = query("fields", {"type": "string"},
                "comma-separated top-level attributes to return, e.g. id,name")
 RESOURCE_ERRORS = {"400": error("Bad body, id or query parameter"),
@@ -317,13 +332,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("/stats", "POST"): {
         "summary": "Describe a sample given as JSON (up to STATS_MAX_NUMBERS numbers)",
         "tags": ["statistics"],
-        "request": {
-            "application/json": STATS_BODY,
-            # Read as JSON too: curl -d sends form-urlencoded by default.
-            "text/plain": {"type": "string", "description": "the same JSON as text"},
-            "application/x-www-form-urlencoded": {
-                "type": "string", "description": "the same JSON, as curl -d sends it"},
-        },
+        "request": {"application/json": STATS_BODY},
         "responses": {"200": json_response("The summary", STATS_SUMMARY),
                       "400": error("A body that is not such a JSON object, a bad "
                                    "number, or too many numbers")},
@@ -348,7 +357,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "callback_url": nullable({"type": "string", "format": "uri",
                                           "description": "receives the labels, signed "
                                                          "with HMAC-SHA256 (null: none)"}),
-                "content_type": nullable({"type": "string", "examples": ["image/jpeg"]}),
+                "content_type": nullable({
+                    "type": "string", "pattern": _any_case(sorted(UPLOAD_TYPES)),
+                    "description": "one of " + ", ".join(sorted(UPLOAD_TYPES))
+                                   + " (any case)",
+                    "examples": ["image/jpeg"]}),
             },
             "additionalProperties": False,
         }},
@@ -402,7 +415,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "summary": "Create an item (never overwrites)",
         "tags": ["resources"],
         "path_parameters": RESOURCE,
-        "request": _json_request(ITEM),
+        "request": {"application/json": ITEM},
         "responses": {"201": json_response("The stored item", ITEM, ETAG),
                       **RESOURCE_ERRORS,
                       "409": error("An item with that id exists"),
@@ -420,8 +433,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "tags": ["resources"],
         "path_parameters": RESOURCE_ITEM,
         "parameters": [IF_MATCH],
-        "request": _json_request({"type": "object", "minProperties": 1,
-                                  "additionalProperties": True}),
+        "request": {"application/json": {"type": "object", "minProperties": 1,
+                                         "additionalProperties": True}},
         "responses": {"200": json_response("The updated item", ITEM, ETAG),
                       **RESOURCE_ERRORS,
                       "412": error("If-Match names no current version"),

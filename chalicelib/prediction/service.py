@@ -165,13 +165,13 @@ def _predict(sources: Sequence[ImageSource], limits: Limits,
     loaded = _load_images(sources, limits, fit)
     decoded = [(entry, item) for entry, item in zip(entries, loaded, strict=True)
                if not isinstance(item, DomainError)]
-    failures = sorted({type(item).__name__ for item in loaded
+    failures = sorted({item.code for item in loaded
                        if isinstance(item, DomainError)})
     observability.record(images=len(sources), failed_images=len(sources) - len(decoded),
                          image_errors=",".join(failures) or None)
     for entry, item in zip(entries, loaded, strict=True):
         if isinstance(item, DomainError):
-            entry["error"] = {"code": type(item).__name__, "message": item.message,
+            entry["error"] = {"code": item.code, "message": item.message,
                               **item.details}
     if decoded:
         results = run([item.image for _, item in decoded])

@@ -120,8 +120,6 @@ def describe_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _parse_create(payload: Any, allow_loopback: bool) -> tuple[str | None, str | None]:
-    if payload is None:
-        return None, None
     if not isinstance(payload, dict):
         raise InvalidInput("the body must be a JSON object like "
                            "{\"callback_url\": \"https://...\", \"content_type\": "
@@ -138,7 +136,11 @@ def _parse_create(payload: Any, allow_loopback: bool) -> tuple[str | None, str |
         try:
             netguard.check_url(callback_url, allow_loopback=allow_loopback,
                                deadline=time.monotonic() + CHECK_SECONDS)
-        except (netguard.UrlRefused, netguard.FetchFailed) as error:
+        except (netguard.HostUnresolved, netguard.FetchFailed):
+            # A name that does not resolve yet is not refused: the callback is
+            # checked again when it is sent, and retried, then failed, there.
+            pass
+        except netguard.UrlRefused as error:
             raise InvalidInput(f"callback_url refused: {error.message}",
                                field="callback_url", **error.details) from None
     content_type = payload.get("content_type")

@@ -77,9 +77,10 @@ def deliver(url: str, body: bytes, secret: bytes, *, attempts: int, backoff: flo
             clock: Callable[[], float] = time.time) -> Delivery:
     """POST ``body`` signed, retrying with exponential backoff; never raises.
 
-    A 2xx answer delivers.  Connection failures, timeouts, 408/425/429 and
-    5xx answers are retried up to ``attempts`` times, waiting ``backoff``,
-    2 x ``backoff``, ...  A refused address or any other answer fails at once.
+    A 2xx answer delivers.  A host that does not resolve, connection failures,
+    timeouts, 408/425/429 and 5xx answers are retried up to ``attempts`` times,
+    waiting ``backoff``, 2 x ``backoff``, ...  A refused address or any other
+    answer fails at once.
     """
     last_error = None
     for attempt in range(1, attempts + 1):
@@ -91,10 +92,10 @@ def deliver(url: str, body: bytes, secret: bytes, *, attempts: int, backoff: flo
         try:
             status = send(url, body, headers, timeout=timeout,
                           allow_loopback=allow_loopback)
+        except (netguard.HostUnresolved, netguard.FetchFailed) as error:
+            last_error = error.message
         except netguard.UrlRefused as error:
             return Delivery("failed", attempt, f"refused: {error.message}", None)
-        except netguard.FetchFailed as error:
-            last_error = error.message
         else:
             if 200 <= status < 300:
                 return Delivery("delivered", attempt, None, clock())

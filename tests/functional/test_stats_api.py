@@ -47,10 +47,14 @@ def test_post_one_million_numbers(client):
     assert math.isclose(response.json_body["kurtosis"], expected.kurtosis, rel_tol=1e-12)
 
 
-def test_post_accepts_curl_default_content_type(client):
-    response = client.http.post("/stats", headers={
-        "Content-Type": "application/x-www-form-urlencoded"}, body='{"numbers": [1, 2, 3]}')
-    assert response.status_code == 200 and response.json_body["mean"] == 2.0
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_post_takes_json_only_as_its_document_says(client, content_type):
+    # curl -d sends form-urlencoded unless told: the answer says what to send.
+    response = client.http.post("/stats", headers={"Content-Type": content_type},
+                                body='{"numbers": [1, 2, 3]}')
+    assert response.status_code == 415
+    assert response.json_body["code"] == "UnsupportedMediaType"
+    assert "application/json" in response.json_body["message"]
 
 
 @pytest.mark.parametrize("seed", [11, 12])

@@ -52,6 +52,20 @@ def test_the_stage_sets_the_upload_url_lifetime(client, monkeypatch):
     assert parse_qs(urlsplit(created["upload_url"]).query)["X-Amz-Expires"] == ["60"]
 
 
+def test_a_json_null_body_is_not_taken_for_no_body(client):
+    response = client.http.post("/blobs", body="null",
+                                headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "must be a JSON object" in response.json_body["message"]
+
+
+def test_a_callback_host_that_does_not_resolve_yet_is_accepted(client):
+    # Names come and go (DNS is not static): the send checks again, and retries.
+    created = post_blob(client, {"callback_url": "https://not-yet.invalid/hook"})
+    assert created.status_code == 201
+    assert created.json_body["callback"]["status"] == "pending"
+
+
 def test_a_callback_url_is_recorded_with_its_pending_delivery(client):
     created = post_blob(client, {"callback_url": "http://127.0.0.1:9/hook"}).json_body
     assert created["callback"] == {"url": "http://127.0.0.1:9/hook", "status": "pending",

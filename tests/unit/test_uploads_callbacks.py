@@ -90,3 +90,11 @@ def test_a_refused_address_is_final():
     outcome = deliver(send, sleeps)
     assert (outcome.state, outcome.attempts) == ("failed", 1)
     assert "private address" in outcome.last_error
+
+
+def test_a_host_that_does_not_resolve_is_retried_as_it_may_resolve_later():
+    send, sleeps = Receiver(netguard.HostUnresolved("the host 'x.example' does not resolve"),
+                            204), []
+    outcome = deliver(send, sleeps)
+    assert outcome == callbacks.Delivery("delivered", 2, None, 1_700_000_000.0)
+    assert sleeps == [0.5]
