@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 from chalice.test import Client
 
@@ -24,3 +27,26 @@ def client(project_dir: Path, stage_environment: dict[str, str]) -> Iterator[Cli
                             project_dir=str(project_dir)) as test_client:
         yield test_client
     wiring.reset()
+
+
+# The S3 model tests (test_model_store.py, test_model_cache.py).
+@pytest.fixture
+def s3(emulator):
+    return boto3.client("s3", endpoint_url=emulator.endpoint_url)
+
+
+@pytest.fixture
+def bucket(s3):
+    """A model bucket of the test's own (named as the IAM policy check expects)."""
+    name = f"test-models-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def container_tmp(tmp_path, monkeypatch):
+    """A fresh /tmp, as a new Lambda container has."""
+    cache = tmp_path / "container-tmp"
+    cache.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(cache))
+    return cache

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
-import uuid
 
 import boto3
 import pytest
@@ -20,28 +18,10 @@ from stack.gateway import IAMEnforcingClient
 from stack.sigv4 import LocalCaller
 from tests.support import onnx_graphs
 
+# Each test runs in a fresh /tmp, as a new Lambda container does.
+pytestmark = pytest.mark.usefixtures("container_tmp")
+
 RED = (255, 0, 0)
-
-
-@pytest.fixture
-def s3(emulator):
-    return boto3.client("s3", endpoint_url=emulator.endpoint_url)
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"test-models-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture(autouse=True)
-def container_tmp(tmp_path, monkeypatch):
-    """A fresh /tmp, as a new Lambda container has."""
-    cache = tmp_path / "container-tmp"
-    cache.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(cache))
-    return cache
 
 
 def colour_model(directory, labels=("red", "green", "blue")):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 
-import boto3
 import pytest
 from PIL import Image
 
@@ -14,26 +12,10 @@ from chalicelib.prediction import models
 from chalicelib.prediction.models import load_classifier, load_detector
 from chalicelib.prediction.store import ModelUnavailable
 
+# Each test runs in a fresh /tmp, as a new Lambda container does.
+pytestmark = pytest.mark.usefixtures("container_tmp")
+
 MODELS_DIR = models.PROJECT_ROOT / "models"
-
-
-@pytest.fixture
-def s3(emulator):
-    return boto3.client("s3", endpoint_url=emulator.endpoint_url)
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"test-models-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture(autouse=True)
-def container_tmp(tmp_path, monkeypatch):
-    """A fresh /tmp, as a new Lambda container has."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    return tmp_path
 
 
 def upload(s3, bucket, prefix, stem):
