@@ -54,7 +54,7 @@ class Side:
         result = subprocess.run([sys.executable, "-c", probe], input=json.dumps(event),
                                 capture_output=True,
                                 text=True, cwd=str(self.app_dir), check=False,
-                                env={**_clean_environment(), **self.environment})
+                                env={**clean_environment(), **self.environment})
         if result.returncode != 0:
             raise RuntimeError(f"{self.name} failed to serve:\n{result.stderr}")
         return json.loads(result.stdout.strip().splitlines()[-1])
@@ -70,7 +70,7 @@ class Side:
         return getattr(module, self.handler)
 
 
-def _clean_environment() -> dict[str, str]:
+def clean_environment() -> dict[str, str]:
     import os
 
     from stack.policy import stage_environment

@@ -465,6 +465,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="measure only this figure (repeatable)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    # This process imports the app too (to build events, and for the warm
+    # figures): it gets the settings the cold sides get, where unset.
+    from bench.harness import clean_environment
+
+    for name, value in clean_environment().items():
+        os.environ.setdefault(name, value)
     started = time.perf_counter()
     # The app writes a log line per request to stdout (Lambda's log); here it
     # would bury the table, and writing to a terminal is not Lambda's cost.

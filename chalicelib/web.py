@@ -149,16 +149,8 @@ def json_body(raw: bytes | str | None) -> Any:
     """
     if raw is None or raw in (b"", ""):
         raise errors.InvalidInput("the request body is empty; send JSON")
-    oversized: list[str] = []
-
-    def parse_int(text: str) -> Any:
-        if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-            oversized.append(text)
-            return _Oversized()
-        return int(text)
-
     try:
-        payload = json.loads(raw, parse_constant=_reject_constant, parse_int=parse_int)
+        return json.loads(raw, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise errors.InvalidInput("the request body is not UTF-8 JSON") from None
     except json.JSONDecodeError as error:
@@ -169,12 +161,30 @@ def json_body(raw: bytes | str | None) -> Any:
         # json's decoder recurses once per nesting level: "[[[[..." exhausts the stack.
         raise errors.InvalidInput("the request body nests arrays or objects too deeply"
                                   ) from None
+    except ValueError:
+        # An integer over Python's conversion limit: read again, slowly (a
+        # Python call per integer), to name where it is.
+        _raise_oversized(raw)
+        raise
+
+
+def _raise_oversized(raw: bytes | str) -> None:
+    """Raise InvalidInput naming the first integer of ``raw`` longer than
+    MAX_INTEGER_DIGITS by its path in the body (``numbers[3]``, ``a.b``)."""
+    oversized: list[str] = []
+
+    def parse_int(text: str) -> Any:
+        if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+            oversized.append(text)
+            return _Oversized()
+        return int(text)
+
+    payload = json.loads(raw, parse_constant=_reject_constant, parse_int=parse_int)
     if oversized:
         path = _path_of_oversized(payload) or "the body"
         raise errors.InvalidInput(
             f"{path} is an integer of {len(oversized[0].lstrip('-'))} digits; at most "
             f"{MAX_INTEGER_DIGITS} are accepted", field=path)
-    return payload
 
 
 # Python refuses to convert longer decimal strings (sys.get_int_max_str_digits);

@@ -9,7 +9,10 @@ The steps, in order (the Chalice workshop's pattern):
    ``.chalice/config.json``, and the stage pointed at the uploaded models
    (CLASSIFIER_MODEL, DETECTOR_MODEL);
 5. ``.chalice/policy-<stage>.json`` regenerated for the recorded names;
-6. ``chalice deploy --stage <stage>``: role, layer, functions, API.
+6. ``chalice deploy --stage <stage>``: role, layer, functions, API;
+7. the SQS event source mappings Chalice created set to report partial batch
+   failures (Chalice cannot; without it Lambda deletes the messages the
+   handlers name for retry).
 
 Against the local emulator (AWS_ENDPOINT_URL set) every step runs; moto
 5.2.5 then stops `chalice deploy` at ImportRestApi (see docs/deploying.md).
@@ -67,9 +70,40 @@ def deploy(stage: str, project_dir: Path, session: Any, models_dir: Path,
     _say(f"5. policy: {write_policy(stage, project_dir)}")
     remove_unshipped(project_dir)
     _say(f"6. chalice deploy --stage {stage}")
-    return subprocess.run([chalice_executable(), "--project-dir", str(project_dir), "deploy",
-                           "--stage", stage], cwd=project_dir,
-                          env=chalice_environment(os.environ)).returncode
+    returncode = subprocess.run([chalice_executable(), "--project-dir", str(project_dir),
+                                 "deploy", "--stage", stage], cwd=project_dir,
+                                env=chalice_environment(os.environ)).returncode
+    if returncode == 0:
+        updated = report_batch_item_failures(session.client("lambda"), project_dir, stage)
+        _say(f"7. partial batch responses on: {updated or 'no queue handler'}")
+    return returncode
+
+
+def report_batch_item_failures(lambda_client: Any, project_dir: Path, stage: str
+                               ) -> list[str]:
+    """Set FunctionResponseTypes on the event source mappings of the app's queue
+    handlers, as the packaged template does; returns their UUIDs."""
+    from chalice.app import SQSEventConfig
+
+    from stack.package import SQS_FUNCTION_RESPONSE_TYPES
+    from stack.run import stage_config
+
+    app = stage_config(stage, {}, project_dir).chalice_app
+    updated = []
+    for source in app.event_sources:
+        if not isinstance(source, SQSEventConfig):
+            continue
+        function = f"{app.app_name}-{stage}-{source.name}"
+        paginator = lambda_client.get_paginator("list_event_source_mappings")
+        for page in paginator.paginate(FunctionName=function):
+            for mapping in page["EventSourceMappings"]:
+                if set(SQS_FUNCTION_RESPONSE_TYPES) - set(
+                        mapping.get("FunctionResponseTypes") or ()):
+                    lambda_client.update_event_source_mapping(
+                        UUID=mapping["UUID"],
+                        FunctionResponseTypes=list(SQS_FUNCTION_RESPONSE_TYPES))
+                updated.append(mapping["UUID"])
+    return updated
 
 
 def _say(message: str) -> None:

@@ -27,6 +27,11 @@ WARN_MARGIN = 3 * 2**20
 UNSHIPPED = ("__pycache__", "*.pyc", "*.pyo")
 
 
+# What the app's SQS event source mappings must report (see merge_template and
+# stack/deploy.py, which sets the same on what `chalice deploy` created).
+SQS_FUNCTION_RESPONSE_TYPES = ("ReportBatchItemFailures",)
+
+
 def merge_template(project_dir: Path, stage: str, app: Any,
                    log_retention: bool = False) -> dict[str, Any]:
     """resources.json with the stage's resource names as parameter defaults.
@@ -60,9 +65,16 @@ def merge_template(project_dir: Path, stage: str, app: Any,
     for source in app.event_sources:
         _function(template, to_cfn_resource_name(source.name))["FunctionName"] = (
             f"{app.app_name}-{stage}-{source.name}")
-        if isinstance(source, SQSEventConfig) and source.queue in queues:
-            function = template["Resources"][to_cfn_resource_name(source.name)]
-            function.setdefault("DependsOn", []).append(queues[source.queue])
+        if isinstance(source, SQSEventConfig):
+            # Both queue handlers answer partial batch responses; Lambda reads
+            # them only with this set (Chalice has no setting for it).
+            logical_id = to_cfn_resource_name(source.name)
+            _function(template, logical_id)["Events"] = {
+                f"{logical_id}SqsEventSource": {"Properties": {
+                    "FunctionResponseTypes": list(SQS_FUNCTION_RESPONSE_TYPES)}}}
+            if source.queue in queues:
+                function = template["Resources"][logical_id]
+                function.setdefault("DependsOn", []).append(queues[source.queue])
     return template
 
 

@@ -86,3 +86,36 @@ def test_deploy_runs_every_step_and_stops_only_at_the_emulators_api_import(deplo
     assert -1 not in positions and positions == sorted(positions), output[-3000:]
     assert deployed.returncode != 0
     assert "when calling the ImportRestApi operation" in output, output[-2000:]
+
+
+def test_step_7_turns_on_partial_batch_responses_where_chalice_left_them_off(
+        deployed, project_dir, emulator):
+    from stack.deploy import report_batch_item_failures
+
+    lambda_client, sqs = client(emulator, "lambda"), client(emulator, "sqs")
+    prod = stage_environment("prod", project_dir)
+    # chalice deploy created the queue handlers' functions, then moto stopped
+    # it at the API before their event source mappings: those are made here
+    # as Chalice makes them (the stage's queues, no FunctionResponseTypes).
+    for name, queue in (("handle_blob_event", prod["BLOBS_QUEUE"]),
+                        ("handle_dead_blob_event", prod["BLOBS_DLQ"])):
+        function = f"{APP_NAME}-prod-{name}"
+        arn = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"],
+                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        lambda_client.create_event_source_mapping(EventSourceArn=arn, FunctionName=function,
+                                                  BatchSize=5)
+
+    def mappings():
+        return [mapping for name in ("handle_blob_event", "handle_dead_blob_event")
+                for mapping in lambda_client.list_event_source_mappings(
+                    FunctionName=f"{APP_NAME}-prod-{name}")["EventSourceMappings"]]
+
+    before = mappings()
+    assert len(before) == 2 and not any(m.get("FunctionResponseTypes") for m in before)
+    updated = report_batch_item_failures(lambda_client, project_dir, "prod")
+    assert sorted(updated) == sorted(mapping["UUID"] for mapping in before)
+    assert all(mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+               for mapping in mappings())
+    # A second deploy finds them set and changes nothing.
+    assert sorted(report_batch_item_failures(lambda_client, project_dir, "prod")) == sorted(
+        updated)

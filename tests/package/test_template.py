@@ -140,6 +140,16 @@ def test_sqs_handlers_wait_for_their_queue_and_poll_it(probe_template):
     assert PROD["BLOBS_QUEUE"] in json.dumps(event["Properties"]["Queue"])
 
 
+def test_both_queue_handlers_have_their_partial_batch_responses_read(template):
+    # Without ReportBatchItemFailures Lambda ignores a handler's list of
+    # messages to retry and deletes the whole batch: a failed label is lost.
+    for function, queue in (("HandleBlobEvent", PROD["BLOBS_QUEUE"]),
+                            ("HandleDeadBlobEvent", PROD["BLOBS_DLQ"])):
+        [event] = template["Resources"][function]["Properties"]["Events"].values()
+        assert queue in json.dumps(event["Properties"]["Queue"])
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
 ALARMS = {
     "Api5xxRateAlarm": "Errors5xx",
     "PredictLatencyP99Alarm": "Latency",
