@@ -6,7 +6,7 @@ from chalice import IAMAuthorizer, Response
 
 from chalicelib import observability, stats, wiring
 from chalicelib.caller import describe_caller
-from chalicelib.prediction.images import RAW_IMAGE_TYPES
+from chalicelib.prediction import RAW_IMAGE_TYPES
 from chalicelib.settings import (
     blobs_dead_letter_queue_name,
     blobs_queue_name,

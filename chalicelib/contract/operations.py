@@ -41,6 +41,7 @@ from chalicelib.contract.schemas import (
     response_header,
 )
 from chalicelib.params import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
+from chalicelib.prediction import RAW_IMAGE_TYPES
 from chalicelib.uploads.blobs import IMAGE_TYPES as UPLOAD_TYPES
 
 # Every listing pages the same way (chalicelib.params).
@@ -86,9 +87,6 @@ STATS_BODY: Schema = {
 }
 
 # -- prediction -----------------------------------------------------------------
-
-RAW_IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png", "image/webp", "image/gif",
-                   "image/bmp", "image/x-ms-bmp")
 
 PREDICTION_FORM: Schema = {
     "schema": {

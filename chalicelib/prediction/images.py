@@ -21,11 +21,8 @@ from chalicelib.errors import ImageRejected
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-# The formats this API decodes, by Pillow's name, and the Content-Types a
-# single raw image body may carry.
+# The formats this API decodes, by Pillow's name.
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
-RAW_IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png", "image/webp", "image/gif",
-                   "image/bmp", "image/x-ms-bmp")
 # Bytes a pixel takes in Pillow's memory by mode (not in the file); 4 otherwise.
 _PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 # Modes Image.reduce works on without a copy (it premultiplies alpha into one);

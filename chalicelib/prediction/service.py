@@ -23,8 +23,8 @@ from chalicelib.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from chalicelib.prediction import RAW_IMAGE_TYPES
 from chalicelib.prediction.images import (
-    RAW_IMAGE_TYPES,
     Decoded,
     MemoryBudget,
     decode_for_model,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from chalice import IAMAuthorizer
 
-from chalicelib.prediction.images import RAW_IMAGE_TYPES
+from chalicelib.prediction import RAW_IMAGE_TYPES
 from stack.policy import policy_path, stage_environment
 from tests.package.conftest import build, copy_project
 
