@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from chalice import IAMAuthorizer, Response
 
-from chalicelib import observability, stats, wiring
+from chalicelib import observability, wiring
 from chalicelib.caller import describe_caller
 from chalicelib.prediction import RAW_IMAGE_TYPES
 from chalicelib.settings import (
@@ -38,14 +38,21 @@ def health() -> dict:
     return {"status": "ok", "stage": get_settings().stage}
 
 
+# Each capability's module is imported on first use (the statistics views
+# too, with the parameter grammar), so that a cold start pays only for the
+# route it serves.
 @app.route("/stats", methods=["GET"])
 def describe_query() -> dict:
+    from chalicelib import stats
+
     numbers, options = stats.parse_query(_query_params(), get_settings().stats_max_numbers)
     return stats.describe_sample(numbers, options)
 
 
 @app.route("/stats", methods=["POST"])
 def describe_body() -> dict:
+    from chalicelib import stats
+
     payload = json_body(app.current_request.raw_body)
     numbers, options = stats.parse_body(payload, get_settings().stats_max_numbers)
     return stats.describe_sample(numbers, options)

@@ -8,8 +8,9 @@ inside a request: at import in every stage but dev (see
 defaults: a stage names its own, or it would talk to another stage's.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typing.NamedTuple compiles
+# every string annotation at import (about 40 fields below), and every cold
+# start imports this module.
 import json
 import os
 import re
@@ -111,7 +112,7 @@ class BlobSettings(NamedTuple):
     report_batch_item_failures: bool
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> BlobSettings:
+    def from_environ(cls, environ: Mapping[str, str]) -> "BlobSettings":
         """Build the upload settings; raises ConfigurationError naming the variable."""
         reader = _Reader(environ)
         labeller = reader.text("LABELLER", default="classifier")
@@ -188,7 +189,7 @@ class Settings(NamedTuple):
     aws_endpoint_url: str | None = None
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+    def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
         """Build settings from environment variables; raises ConfigurationError."""
         reader = _Reader(environ)
         return cls(
@@ -274,7 +275,7 @@ def aws_endpoint_url(environ: Mapping[str, str]) -> str | None:
     return f"http://127.0.0.1:{int(raw)}"
 
 
-def load_settings() -> Settings:
+def load_settings() -> "Settings":
     """Settings for the current process environment; raises ConfigurationError."""
     return Settings.from_environ(os.environ)
 
