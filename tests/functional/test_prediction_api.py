@@ -11,7 +11,7 @@ import pytest
 from requests_toolbelt import MultipartEncoder
 
 from chalicelib import wiring
-from tests.support.fake_models import FakeClassifier, FakeDetector, accessor
+from tests.support.fake_models import FakeClassifier, FakeDetector, serve
 from tests.support.image_server import serving
 from tests.support.pictures import animated_gif, noise, picture
 
@@ -20,16 +20,12 @@ RED, GREEN, BLUE = (200, 30, 60), (20, 180, 40), (10, 20, 230)
 
 @pytest.fixture
 def classifier(monkeypatch):
-    fake = FakeClassifier()
-    monkeypatch.setattr(wiring, "get_classifier", accessor(fake), raising=False)
-    return fake
+    return serve(monkeypatch, FakeClassifier())
 
 
 @pytest.fixture
 def detector(monkeypatch):
-    fake = FakeDetector()
-    monkeypatch.setattr(wiring, "get_detector", accessor(fake), raising=False)
-    return fake
+    return serve(monkeypatch, FakeDetector())
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,7 @@
 import pytest
 from requests_toolbelt import MultipartEncoder
 
-from chalicelib import wiring
-from tests.support.fake_models import FakeClassifier, FakeDetector, accessor
+from tests.support.fake_models import FakeClassifier, FakeDetector, serve
 from tests.support.pictures import picture
 
 PNG = picture((4, 4))
@@ -107,10 +106,7 @@ DETECTION_CASES = [
 
 @pytest.fixture
 def models(monkeypatch):
-    classifier, detector = FakeClassifier(), FakeDetector()
-    monkeypatch.setattr(wiring, "get_classifier", accessor(classifier), raising=False)
-    monkeypatch.setattr(wiring, "get_detector", accessor(detector), raising=False)
-    return classifier, detector
+    return serve(monkeypatch, FakeClassifier()), serve(monkeypatch, FakeDetector())
 
 
 @pytest.mark.parametrize("case, content_type, body, query, status, code, fragment", CASES,

@@ -5,7 +5,7 @@ import pytest
 from requests_toolbelt import MultipartEncoder
 
 from chalicelib import wiring
-from tests.support.fake_models import FakeClassifier, FakeDetector, accessor
+from tests.support.fake_models import FakeClassifier, FakeDetector, serve
 from tests.support.hostile_server import HOSTILE_PATHS, hostile_server
 from tests.support.hostnames import IDEOGRAPHIC_STOP, fullwidth
 from tests.support.image_server import serving
@@ -25,16 +25,12 @@ class SizedDetector(FakeDetector):
 
 @pytest.fixture
 def classifier(monkeypatch):
-    fake = SizedClassifier()
-    monkeypatch.setattr(wiring, "get_classifier", accessor(fake), raising=False)
-    return fake
+    return serve(monkeypatch, SizedClassifier())
 
 
 @pytest.fixture
 def detector(monkeypatch):
-    fake = SizedDetector()
-    monkeypatch.setattr(wiring, "get_detector", accessor(fake), raising=False)
-    return fake
+    return serve(monkeypatch, SizedDetector())
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ each answer belongs to the right input and that a request made one call.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 
 def describe(image) -> tuple[str, str]:
@@ -62,6 +61,12 @@ class FakeDetector:
         return answers
 
 
-def accessor(model: object) -> Callable[[], object]:
-    """A stand-in for wiring's cached accessors (``wiring.reset()`` clears it)."""
-    return functools.cache(lambda: model)
+def serve(monkeypatch, model: object) -> object:
+    """Make the app use ``model``: wiring's get_classifier or get_detector,
+    whichever the model's kind is, answers it until the test ends."""
+    from chalicelib import wiring
+
+    getter = "get_detector" if hasattr(model, "detect") else "get_classifier"
+    # A cached accessor, as wiring's own are (``wiring.reset()`` clears it).
+    monkeypatch.setattr(wiring, getter, functools.cache(lambda: model), raising=False)
+    return model
