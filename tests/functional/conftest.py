@@ -50,3 +50,16 @@ def container_tmp(tmp_path, monkeypatch):
     cache.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(cache))
     return cache
+
+
+@pytest.fixture
+def stage(monkeypatch):
+    """``stage(NAME=value, ...)`` sets stage variables for one test; the
+    settings are read again, and again after the test."""
+    def set_variables(**variables):
+        for name, value in variables.items():
+            monkeypatch.setenv(name, str(value))
+        wiring.reset()
+    yield set_variables
+    monkeypatch.undo()
+    wiring.reset()

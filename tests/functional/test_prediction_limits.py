@@ -4,7 +4,6 @@
 import pytest
 from requests_toolbelt import MultipartEncoder
 
-from chalicelib import wiring
 from tests.support.fake_models import FakeClassifier, FakeDetector, serve
 from tests.support.hostile_server import HOSTILE_PATHS, hostile_server
 from tests.support.hostnames import IDEOGRAPHIC_STOP, fullwidth
@@ -31,18 +30,6 @@ def classifier(monkeypatch):
 @pytest.fixture
 def detector(monkeypatch):
     return serve(monkeypatch, SizedDetector())
-
-
-@pytest.fixture
-def stage(monkeypatch):
-    """Set stage variables for one test (the settings are read again)."""
-    def set_variables(**variables):
-        for name, value in variables.items():
-            monkeypatch.setenv(name, str(value))
-        wiring.reset()
-    yield set_variables
-    monkeypatch.undo()
-    wiring.reset()
 
 
 def post_form(client, path, fields):

@@ -11,7 +11,7 @@ from chalicelib.uploads.labelling import ClassifierLabeller, inspect_image
 from chalicelib.uploads.processing import BatchFailed
 from tests.support.images import ColourClassifier, image_bytes
 from tests.support.receiver import CallbackReceiver
-from tests.support.uploads import aws, callback_secret, s3_event_body
+from tests.support.uploads import aws, callback_secret, s3_event_body, upload
 
 BUCKET = "chalice-ref-dev-blobs"
 SECRET_PARAMETER = "/chalice-ref-dev/callback-secret"
@@ -24,17 +24,6 @@ def labeller(monkeypatch):
     monkeypatch.setattr(wiring, "get_labeller",
                         lambda: ClassifierLabeller(lambda: classifier))
     return classifier
-
-
-def upload(client, data, content_type="image/png", callback_url=None):
-    body = {"content_type": content_type} if content_type else {}
-    if callback_url:
-        body["callback_url"] = callback_url
-    created = client.http.post("/blobs", body=json.dumps(body),
-                               headers={"Content-Type": "application/json"}).json_body
-    requests.put(created["upload_url"], data=data, headers=created["headers"],
-                 timeout=10).raise_for_status()
-    return created["id"]
 
 
 def deliver(client, *bodies):

@@ -4,7 +4,6 @@ hostile receivers and host names that need normalising."""
 import json
 
 import pytest
-import requests
 
 from chalicelib import wiring
 from chalicelib.uploads import callbacks
@@ -15,7 +14,7 @@ from tests.support.hostile_server import hostile_server
 from tests.support.hostnames import fullwidth
 from tests.support.images import ColourClassifier, image_bytes
 from tests.support.receiver import CallbackReceiver
-from tests.support.uploads import aws, s3_event_body, wait_until
+from tests.support.uploads import aws, s3_event_body, upload, wait_until
 
 BUCKET = "chalice-ref-dev-blobs"
 
@@ -33,31 +32,9 @@ class DyingClassifier(ColourClassifier):
         raise self.error
 
 
-@pytest.fixture
-def stage(monkeypatch):
-    def set_variables(**variables):
-        for name, value in variables.items():
-            monkeypatch.setenv(name, str(value))
-        wiring.reset()
-    yield set_variables
-    monkeypatch.undo()
-    wiring.reset()
-
-
 def use_classifier(monkeypatch, classifier):
     monkeypatch.setattr(wiring, "get_labeller",
                         lambda: ClassifierLabeller(lambda: classifier))
-
-
-def upload(client, data, callback_url=None):
-    body = {"content_type": "image/png"}
-    if callback_url:
-        body["callback_url"] = callback_url
-    created = client.http.post("/blobs", body=json.dumps(body),
-                               headers={"Content-Type": "application/json"}).json_body
-    requests.put(created["upload_url"], data=data, headers=created["headers"],
-                 timeout=10).raise_for_status()
-    return created["id"]
 
 
 def invoke(client, function, blob_id):

@@ -45,3 +45,19 @@ def wait_until(condition: Callable[[], Any], timeout: float = 5.0,
         if time.monotonic() > deadline:
             raise TimeoutError(f"not true after {timeout}s: {condition}")
         time.sleep(interval)
+
+
+def upload(client, data: bytes, content_type: str | None = "image/png",
+           callback_url: str | None = None) -> str:
+    """Create a blob through ``client`` (chalice.test.Client), PUT ``data`` to
+    its presigned URL; returns the blob's id."""
+    import requests
+
+    body = {"content_type": content_type} if content_type else {}
+    if callback_url:
+        body["callback_url"] = callback_url
+    created = client.http.post("/blobs", body=json.dumps(body),
+                               headers={"Content-Type": "application/json"}).json_body
+    requests.put(created["upload_url"], data=data, headers=created["headers"],
+                 timeout=10).raise_for_status()
+    return created["id"]
