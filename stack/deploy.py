@@ -85,7 +85,7 @@ def report_batch_item_failures(lambda_client: Any, project_dir: Path, stage: str
     handlers, as the packaged template does; returns their UUIDs."""
     from chalice.app import SQSEventConfig
 
-    from stack.package import SQS_FUNCTION_RESPONSE_TYPES
+    from stack.package import SQS_FUNCTION_RESPONSE_TYPES, function_name
     from stack.run import stage_config
 
     app = stage_config(stage, {}, project_dir).chalice_app
@@ -93,9 +93,9 @@ def report_batch_item_failures(lambda_client: Any, project_dir: Path, stage: str
     for source in app.event_sources:
         if not isinstance(source, SQSEventConfig):
             continue
-        function = f"{app.app_name}-{stage}-{source.name}"
         paginator = lambda_client.get_paginator("list_event_source_mappings")
-        for page in paginator.paginate(FunctionName=function):
+        for page in paginator.paginate(FunctionName=function_name(app.app_name, stage,
+                                                                  source.name)):
             for mapping in page["EventSourceMappings"]:
                 if set(SQS_FUNCTION_RESPONSE_TYPES) - set(
                         mapping.get("FunctionResponseTypes") or ()):

@@ -32,6 +32,12 @@ UNSHIPPED = ("__pycache__", "*.pyc", "*.pyo")
 SQS_FUNCTION_RESPONSE_TYPES = ("ReportBatchItemFailures",)
 
 
+def function_name(app_name: str, stage: str, handler: str | None = None) -> str:
+    """The name `chalice deploy` gives a stage's function: the API handler's
+    without ``handler``, an event handler's with its name."""
+    return f"{app_name}-{stage}" if handler is None else f"{app_name}-{stage}-{handler}"
+
+
 def merge_template(project_dir: Path, stage: str, app: Any,
                    log_retention: bool = False) -> dict[str, Any]:
     """resources.json with the stage's resource names as parameter defaults.
@@ -61,14 +67,14 @@ def merge_template(project_dir: Path, stage: str, app: Any,
     # The functions get the names `chalice deploy` gives them, which the
     # template's alarms and dashboard name: both deployment paths agree.
     if app.routes:
-        _function(template, "APIHandler")["FunctionName"] = f"{app.app_name}-{stage}"
+        _function(template, "APIHandler")["FunctionName"] = function_name(app.app_name, stage)
     for source in app.event_sources:
-        _function(template, to_cfn_resource_name(source.name))["FunctionName"] = (
-            f"{app.app_name}-{stage}-{source.name}")
+        logical_id = to_cfn_resource_name(source.name)
+        _function(template, logical_id)["FunctionName"] = function_name(
+            app.app_name, stage, source.name)
         if isinstance(source, SQSEventConfig):
             # Both queue handlers answer partial batch responses; Lambda reads
             # them only with this set (Chalice has no setting for it).
-            logical_id = to_cfn_resource_name(source.name)
             _function(template, logical_id)["Events"] = {
                 f"{logical_id}SqsEventSource": {"Properties": {
                     "FunctionResponseTypes": list(SQS_FUNCTION_RESPONSE_TYPES)}}}
